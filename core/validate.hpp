@@ -1,0 +1,26 @@
+// Argument checks shared by both front ends. Scope, topic and key may hold any bytes;
+// they must be present, non-empty and at most max_bytes long (default 64 KiB).
+#pragma once
+
+#include <cstddef>
+#include <string_view>
+
+namespace exactly_once {
+
+inline constexpr std::size_t kDefaultMaxKeyBytes = 64 * 1024;
+
+// Throws Error(invalid_value) when empty, Error(too_large) when over max_bytes.
+// NULL is the front end's business (it has no string_view to pass): it throws
+// null_argument via require_not_null.
+void validate_key_arg(std::string_view value, std::string_view argument,
+                      std::size_t max_bytes = kDefaultMaxKeyBytes);
+
+[[noreturn]] void throw_null_argument(std::string_view argument);
+
+// Payload: any JSON value, at most kMaxPayloadBytes. Headers: a JSON object whose
+// values are all strings. Both throw Error(invalid_text) naming the argument.
+inline constexpr std::size_t kMaxPayloadBytes = 16 * 1024 * 1024;
+void validate_json_payload(std::string_view json, std::string_view argument = "payload");
+void validate_json_headers(std::string_view json, std::string_view argument = "headers");
+
+}  // namespace exactly_once

@@ -1,0 +1,112 @@
+#include "core/duration.hpp"
+
+#include <cmath>
+#include <string>
+
+#include "core/errors.hpp"
+
+namespace exactly_once {
+namespace {
+
+[[noreturn]] void fail(ErrorKind kind, std::string_view argument, const std::string& why) {
+    throw Error(kind, std::string(argument), std::string(argument) + " " + why);
+}
+
+Duration checked(long double ms, std::string_view argument) {
+    if (!(ms > 0)) fail(ErrorKind::invalid_value, argument, "must be positive");
+    if (ms > static_cast<long double>(kMaxTtl.count()))
+        fail(ErrorKind::invalid_value, argument, "is too long (the maximum is 100 years)");
+    // Round to the nearest millisecond (0.2 s is 200 ms, not 201 after binary floating
+    // point), but a positive TTL never becomes zero.
+    const auto rounded = static_cast<Duration::rep>(std::llround(ms));
+    return Duration(rounded > 0 ? rounded : 1);
+}
+
+// Milliseconds per unit, or 0 when the unit is unknown.
+long double unit_ms(std::string_view unit) {
+    if (unit == "ms") return 1;
+    if (unit == "s") return 1000;
+    if (unit == "m") return 60'000;
+    if (unit == "h") return 3'600'000;
+    if (unit == "d") return 86'400'000;
+    return 0;
+}
+
+}  // namespace
+
+Duration duration_from_seconds(double seconds, std::string_view argument) {
+    if (!std::isfinite(seconds)) fail(ErrorKind::invalid_value, argument, "must be a finite number of seconds");
+    return checked(static_cast<long double>(seconds) * 1000, argument);
+}
+
+Duration duration_from_seconds(long long seconds, std::string_view argument) {
+    return checked(static_cast<long double>(seconds) * 1000, argument);
+}
+
+Duration parse_duration(std::string_view text, std::string_view argument) {
+    const auto quoted = [&] { return " (got \"" + std::string(text.substr(0, 64)) + "\")"; };
+    // Trim surrounding blanks, which users paste in; inner blanks are an error.
+    while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
+    while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) text.remove_suffix(1);
+    if (text.empty()) fail(ErrorKind::invalid_value, argument, "must not be empty");
+    if (text.front() == '-') fail(ErrorKind::invalid_value, argument, "must be positive" + quoted());
+
+    long double total_ms = 0;
+    std::size_t i = 0;
+    std::string previous_unit;
+    while (i < text.size()) {
+        // A number: digits with at most one decimal point.
+        const std::size_t start = i;
+        bool seen_dot = false;
+        while (i < text.size() && ((text[i] >= '0' && text[i] <= '9') || (text[i] == '.' && !seen_dot))) {
+            seen_dot |= text[i] == '.';
+            ++i;
+        }
+        const std::string_view number = text.substr(start, i - start);
+        if (number.empty() || number == ".")
+            fail(ErrorKind::invalid_text, argument,
+                 "is not a duration: expected seconds or a number with a unit (ms, s, m, h, d) such as 90s, 48h or 1h30m" +
+                     quoted());
+        if (number.size() > 18) fail(ErrorKind::invalid_value, argument, "is too long (the maximum is 100 years)");
+        const long double value = std::stold(std::string(number));
+
+        const std::size_t unit_start = i;
+        while (i < text.size() && text[i] >= 'a' && text[i] <= 'z') ++i;
+        const std::string_view unit = text.substr(unit_start, i - unit_start);
+        if (unit.empty()) {
+            // A bare number means seconds, and only on its own ("90", not "1h30").
+            if (start != 0 || i != text.size())
+                fail(ErrorKind::invalid_text, argument, "has a number without a unit" + quoted());
+            total_ms = value * 1000;
+            break;
+        }
+        const long double ms = unit_ms(unit);
+        if (ms == 0)
+            fail(ErrorKind::invalid_text, argument,
+                 "has an unknown unit \"" + std::string(unit.substr(0, 16)) + "\" (use ms, s, m, h or d)" + quoted());
+        if (std::string(unit) == previous_unit)
+            fail(ErrorKind::invalid_text, argument, "repeats the unit \"" + std::string(unit) + "\"" + quoted());
+        previous_unit = unit;
+        total_ms += value * ms;
+        if (total_ms > static_cast<long double>(kMaxTtl.count()))
+            fail(ErrorKind::invalid_value, argument, "is too long (the maximum is 100 years)");
+    }
+    return checked(total_ms, argument);
+}
+
+std::string format_duration(Duration d) {
+    long long ms = d.count();
+    if (ms <= 0) return "0s";
+    std::string out;
+    const struct { long long ms; const char* unit; } units[] = {
+        {86'400'000, "d"}, {3'600'000, "h"}, {60'000, "m"}, {1000, "s"}, {1, "ms"}};
+    for (const auto& u : units) {
+        if (ms >= u.ms) {
+            out += std::to_string(ms / u.ms) + u.unit;
+            ms %= u.ms;
+        }
+    }
+    return out;
+}
+
+}  // namespace exactly_once

@@ -1,0 +1,90 @@
+#include "core/duration.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <limits>
+
+#include "core/errors.hpp"
+
+namespace eo = exactly_once;
+using namespace std::chrono_literals;
+
+namespace {
+eo::ErrorKind kind_of(auto&& f) {
+    try {
+        f();
+    } catch (const eo::Error& e) {
+        return e.kind();
+    }
+    ADD_FAILURE() << "expected an exactly_once::Error";
+    return eo::ErrorKind::null_argument;
+}
+}  // namespace
+
+TEST(Duration, Units) {
+    EXPECT_EQ(eo::parse_duration("90s"), 90s);
+    EXPECT_EQ(eo::parse_duration("15m"), 15min);
+    EXPECT_EQ(eo::parse_duration("48h"), 48h);
+    EXPECT_EQ(eo::parse_duration("7d"), 7 * 24h);
+    EXPECT_EQ(eo::parse_duration("1h30m"), 90min);
+    EXPECT_EQ(eo::parse_duration("250ms"), 250ms);
+    EXPECT_EQ(eo::parse_duration("1d2h3m4s5ms"), 24h + 2h + 3min + 4s + 5ms);
+    EXPECT_EQ(eo::parse_duration("1.5h"), 90min);
+    EXPECT_EQ(eo::parse_duration(" 90 "), 90s);
+}
+
+TEST(Duration, BareNumbersAreSeconds) {
+    EXPECT_EQ(eo::parse_duration("90"), 90s);
+    EXPECT_EQ(eo::parse_duration("0.25"), 250ms);
+    EXPECT_EQ(eo::duration_from_seconds(3600LL), 1h);
+    EXPECT_EQ(eo::duration_from_seconds(0.2), 200ms);
+    EXPECT_EQ(eo::duration_from_seconds(0.0001), 1ms);  // positive never rounds to zero
+}
+
+TEST(Duration, RejectsEmptyZeroNegative) {
+    EXPECT_EQ(kind_of([] { eo::parse_duration(""); }), eo::ErrorKind::invalid_value);
+    EXPECT_EQ(kind_of([] { eo::parse_duration("   "); }), eo::ErrorKind::invalid_value);
+    EXPECT_EQ(kind_of([] { eo::parse_duration("0"); }), eo::ErrorKind::invalid_value);
+    EXPECT_EQ(kind_of([] { eo::parse_duration("0s"); }), eo::ErrorKind::invalid_value);
+    EXPECT_EQ(kind_of([] { eo::parse_duration("-5s"); }), eo::ErrorKind::invalid_value);
+    EXPECT_EQ(kind_of([] { eo::duration_from_seconds(0LL); }), eo::ErrorKind::invalid_value);
+    EXPECT_EQ(kind_of([] { eo::duration_from_seconds(-1LL); }), eo::ErrorKind::invalid_value);
+    EXPECT_EQ(kind_of([] { eo::duration_from_seconds(-0.5); }), eo::ErrorKind::invalid_value);
+}
+
+TEST(Duration, RejectsOverflowAndNonFinite) {
+    EXPECT_EQ(kind_of([] { eo::parse_duration("999999999999999999999999d"); }), eo::ErrorKind::invalid_value);
+    EXPECT_EQ(kind_of([] { eo::parse_duration("36501d"); }), eo::ErrorKind::invalid_value);
+    EXPECT_EQ(kind_of([] { eo::duration_from_seconds(std::numeric_limits<long long>::max()); }),
+              eo::ErrorKind::invalid_value);
+    EXPECT_EQ(kind_of([] { eo::duration_from_seconds(std::nan("")); }), eo::ErrorKind::invalid_value);
+    EXPECT_EQ(kind_of([] { eo::duration_from_seconds(HUGE_VAL); }), eo::ErrorKind::invalid_value);
+    EXPECT_EQ(eo::parse_duration("36500d"), eo::kMaxTtl);
+}
+
+TEST(Duration, RejectsGarbageAndUnknownUnits) {
+    for (const char* bad : {"abc", "h", "1x", "1 h", "1h30", "1.2.3s", "1hh", "1h1h", ".s", "1H", "48 hours", "1e3",
+                            "+5s", "0x10"}) {
+        EXPECT_EQ(kind_of([&] { eo::parse_duration(bad); }), eo::ErrorKind::invalid_text) << bad;
+    }
+}
+
+TEST(Duration, ErrorNamesTheArgument) {
+    try {
+        eo::parse_duration("soon", "default_ttl");
+        FAIL();
+    } catch (const eo::Error& e) {
+        EXPECT_EQ(e.argument(), "default_ttl");
+        EXPECT_NE(std::string(e.what()).find("default_ttl"), std::string::npos);
+    }
+}
+
+TEST(Duration, FormatRoundTrips) {
+    for (auto d : {eo::Duration(1), eo::Duration(1500), eo::Duration(90 * 60 * 1000), eo::kDefaultTtl, eo::kMaxTtl,
+                   eo::Duration(86'400'000 + 3'723'004)}) {
+        EXPECT_EQ(eo::parse_duration(eo::format_duration(d)), d) << eo::format_duration(d);
+    }
+    EXPECT_EQ(eo::format_duration(90min), "1h30m");
+    EXPECT_EQ(eo::format_duration(eo::kDefaultTtl), "1d");
+}

@@ -53,7 +53,7 @@ Duration parse_duration(std::string_view text, std::string_view argument) {
 
     long double total_ms = 0;
     std::size_t i = 0;
-    std::string previous_unit;
+    long double previous_unit_ms = 0;  // units must go from large to small: "1h30m", not "30m1h"
     while (i < text.size()) {
         // A number: digits with at most one decimal point.
         const std::size_t start = i;
@@ -84,9 +84,9 @@ Duration parse_duration(std::string_view text, std::string_view argument) {
         if (ms == 0)
             fail(ErrorKind::invalid_text, argument,
                  "has an unknown unit \"" + std::string(unit.substr(0, 16)) + "\" (use ms, s, m, h or d)" + quoted());
-        if (std::string(unit) == previous_unit)
-            fail(ErrorKind::invalid_text, argument, "repeats the unit \"" + std::string(unit) + "\"" + quoted());
-        previous_unit = unit;
+        if (previous_unit_ms != 0 && ms >= previous_unit_ms)
+            fail(ErrorKind::invalid_text, argument, "must list units from largest to smallest, each once" + quoted());
+        previous_unit_ms = ms;
         total_ms += value * ms;
         if (total_ms > static_cast<long double>(kMaxTtl.count()))
             fail(ErrorKind::invalid_value, argument, "is too long (the maximum is 100 years)");

@@ -64,7 +64,7 @@ TEST(Duration, RejectsOverflowAndNonFinite) {
 }
 
 TEST(Duration, RejectsGarbageAndUnknownUnits) {
-    for (const char* bad : {"abc", "h", "1x", "1 h", "1h30", "1.2.3s", "1hh", "1h1h", ".s", "1H", "48 hours", "1e3",
+    for (const char* bad : {"abc", "h", "1x", "1 h", "1h30", "1.2.3s", "1hh", "1h1h", "30m1h", "1h30m1h", ".s", "1H", "48 hours", "1e3",
                             "+5s", "0x10"}) {
         EXPECT_EQ(kind_of([&] { eo::parse_duration(bad); }), eo::ErrorKind::invalid_text) << bad;
     }

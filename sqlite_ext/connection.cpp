@@ -1,0 +1,288 @@
+#include "sqlite_ext/connection.hpp"
+
+#include <cstring>
+#include <string_view>
+
+namespace exactly_once::sqlite {
+namespace {
+
+// State tables, created on first use in schema main, inside the caller's transaction.
+// The claims table is deliberately lean: 16-byte key + expiry, nothing else, no rowid.
+constexpr const char* kSchemaSql =
+    "CREATE TABLE IF NOT EXISTS main.exactly_once_claims("
+    "  k BLOB PRIMARY KEY,"             // dedup_key(scope, key): 16 bytes
+    "  expires_at INTEGER NOT NULL"     // Unix ms; the claim is live while now < expires_at
+    ") WITHOUT ROWID;"
+    "CREATE INDEX IF NOT EXISTS main.exactly_once_claims_by_expiry"
+    "  ON exactly_once_claims(expires_at);"
+    "CREATE TABLE IF NOT EXISTS main.exactly_once_outbox("
+    "  seq INTEGER PRIMARY KEY AUTOINCREMENT,"  // commit order; never reused after deletes
+    "  id TEXT NOT NULL UNIQUE,"                // UUIDv7 text; the relay's Idempotency-Key
+    "  topic TEXT NOT NULL,"
+    "  key TEXT NOT NULL,"                      // text as given; a blob key stays a blob
+    "  payload TEXT NOT NULL,"                  // JSON text
+    "  headers TEXT,"                           // JSON object of strings, or NULL
+    "  created_at INTEGER NOT NULL,"            // Unix ms
+    "  attempts INTEGER NOT NULL DEFAULT 0,"
+    "  next_attempt_at INTEGER NOT NULL DEFAULT 0,"
+    "  lease_owner TEXT,"
+    "  lease_until INTEGER,"
+    "  delivered_at INTEGER,"
+    "  last_error TEXT"
+    ");"
+    "CREATE INDEX IF NOT EXISTS main.exactly_once_outbox_pending"
+    "  ON exactly_once_outbox(topic, key, seq) WHERE delivered_at IS NULL;"
+    "CREATE TABLE IF NOT EXISTS main.exactly_once_config("
+    "  name TEXT PRIMARY KEY,"
+    "  value TEXT NOT NULL,"  // canonical text, e.g. '48h'
+    "  ms INTEGER"            // the same duration in ms, read by claim_once's one statement
+    ") WITHOUT ROWID;";
+
+constexpr const char* kSql[] = {
+    // claim_with_ttl: ?1 key, ?2 expires_at, ?3 now. One statement; sqlite3_changes() is 1
+    // when a row was inserted or an expired one renewed, 0 when a live claim exists.
+    "INSERT INTO main.exactly_once_claims(k, expires_at) VALUES(?1, ?2)"
+    " ON CONFLICT(k) DO UPDATE SET expires_at = excluded.expires_at"
+    " WHERE exactly_once_claims.expires_at <= ?3",
+    // claim_default_ttl: ?1 key, ?2 built-in default ttl ms, ?3 now. The configured TTL is
+    // read inside the same statement, so it is always current and transactional.
+    "INSERT INTO main.exactly_once_claims(k, expires_at) VALUES(?1, ?3 + coalesce("
+    "(SELECT ms FROM main.exactly_once_config WHERE name = 'default_ttl'), ?2))"
+    " ON CONFLICT(k) DO UPDATE SET expires_at = excluded.expires_at"
+    " WHERE exactly_once_claims.expires_at <= ?3",
+    // is_claimed: ?1 key, ?2 now
+    "SELECT 1 FROM main.exactly_once_claims WHERE k = ?1 AND expires_at > ?2",
+    // release_claim: ?1 key, ?2 now (only a live claim counts as released)
+    "DELETE FROM main.exactly_once_claims WHERE k = ?1 AND expires_at > ?2",
+    // purge_expired: ?1 now, ?2 limit; oldest first through the expiry index
+    "DELETE FROM main.exactly_once_claims WHERE k IN (SELECT k FROM main.exactly_once_claims"
+    " WHERE expires_at <= ?1 ORDER BY expires_at LIMIT ?2)",
+    // outbox_emit
+    "INSERT INTO main.exactly_once_outbox(id, topic, key, payload, headers, created_at)"
+    " VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
+    // config_get
+    "SELECT value FROM main.exactly_once_config WHERE name = ?1",
+    // config_set
+    "INSERT INTO main.exactly_once_config(name, value, ms) VALUES(?1, ?2, ?3)"
+    " ON CONFLICT(name) DO UPDATE SET value = excluded.value, ms = excluded.ms",
+};
+static_assert(sizeof(kSql) / sizeof(kSql[0]) == static_cast<int>(Sql::count_));
+
+// ---- eponymous-only virtual table `exactly_once_session` -------------------------------
+// One row: how many statements this connection has cached. Its real job is its lifetime:
+// connected on first use, disconnected by sqlite3_close() before the busy check.
+
+struct SessionTable {
+    sqlite3_vtab base;
+    Connection* conn;
+};
+
+struct SessionCursor {
+    sqlite3_vtab_cursor base;
+    sqlite3_int64 row;
+};
+
+int session_connect(sqlite3* db, void* aux, int, const char* const*, sqlite3_vtab** out, char**) {
+    const int rc = sqlite3_declare_vtab(db, "CREATE TABLE x(cached_statements INTEGER)");
+    if (rc != SQLITE_OK) return rc;
+    auto* table = static_cast<SessionTable*>(sqlite3_malloc(sizeof(SessionTable)));
+    if (table == nullptr) return SQLITE_NOMEM;
+    std::memset(table, 0, sizeof(*table));
+    table->conn = static_cast<Connection*>(aux);
+    // The table holds its own reference: when the module is replaced (the extension loaded
+    // again), SQLite may run this xDisconnect later than the module's destructor.
+    table->conn->retain();
+    table->conn->session_connected();
+    *out = &table->base;
+    return SQLITE_OK;
+}
+
+int session_disconnect(sqlite3_vtab* vtab) {
+    auto* table = reinterpret_cast<SessionTable*>(vtab);
+    table->conn->session_disconnected();
+    Connection::release(table->conn);
+    sqlite3_free(table);
+    return SQLITE_OK;
+}
+
+int session_best_index(sqlite3_vtab*, sqlite3_index_info* info) {
+    info->estimatedCost = 1;
+    info->estimatedRows = 1;
+    return SQLITE_OK;
+}
+
+int session_open(sqlite3_vtab*, sqlite3_vtab_cursor** out) {
+    auto* cursor = static_cast<SessionCursor*>(sqlite3_malloc(sizeof(SessionCursor)));
+    if (cursor == nullptr) return SQLITE_NOMEM;
+    std::memset(cursor, 0, sizeof(*cursor));
+    *out = &cursor->base;
+    return SQLITE_OK;
+}
+
+int session_close(sqlite3_vtab_cursor* cursor) {
+    sqlite3_free(cursor);
+    return SQLITE_OK;
+}
+
+int session_filter(sqlite3_vtab_cursor* cursor, int, const char*, int, sqlite3_value**) {
+    reinterpret_cast<SessionCursor*>(cursor)->row = 0;
+    return SQLITE_OK;
+}
+
+int session_next(sqlite3_vtab_cursor* cursor) {
+    ++reinterpret_cast<SessionCursor*>(cursor)->row;
+    return SQLITE_OK;
+}
+
+int session_eof(sqlite3_vtab_cursor* cursor) { return reinterpret_cast<SessionCursor*>(cursor)->row >= 1; }
+
+int session_column(sqlite3_vtab_cursor* cursor, sqlite3_context* ctx, int) {
+    auto* table = reinterpret_cast<SessionTable*>(cursor->pVtab);
+    sqlite3_result_int(ctx, table->conn->cached_statements());
+    return SQLITE_OK;
+}
+
+int session_rowid(sqlite3_vtab_cursor* cursor, sqlite_int64* rowid) {
+    *rowid = reinterpret_cast<SessionCursor*>(cursor)->row;
+    return SQLITE_OK;
+}
+
+const sqlite3_module kSessionModule = {
+    /* iVersion    */ 0,
+    /* xCreate     */ nullptr,  // eponymous-only: no CREATE VIRTUAL TABLE
+    /* xConnect    */ session_connect,
+    /* xBestIndex  */ session_best_index,
+    /* xDisconnect */ session_disconnect,
+    /* xDestroy    */ session_disconnect,
+    /* xOpen       */ session_open,
+    /* xClose      */ session_close,
+    /* xFilter     */ session_filter,
+    /* xNext       */ session_next,
+    /* xEof        */ session_eof,
+    /* xColumn     */ session_column,
+    /* xRowid      */ session_rowid,
+    /* xUpdate     */ nullptr,
+    /* xBegin      */ nullptr,
+    /* xSync       */ nullptr,
+    /* xCommit     */ nullptr,
+    /* xRollback   */ nullptr,
+    /* xFindMethod */ nullptr,
+    /* xRename     */ nullptr,
+    /* xSavepoint  */ nullptr,
+    /* xRelease    */ nullptr,
+    /* xRollbackTo */ nullptr,
+    /* xShadowName */ nullptr,
+};
+
+}  // namespace
+
+// ---- Statement -------------------------------------------------------------------------
+
+Statement::~Statement() {
+    if (owned_)
+        sqlite3_finalize(stmt_);
+    else
+        sqlite3_reset(stmt_);
+}
+
+bool Statement::step() {
+    const int rc = sqlite3_step(stmt_);
+    if (rc == SQLITE_ROW) return true;
+    if (rc == SQLITE_DONE) return false;
+    conn_->throw_last_error(rc);
+}
+
+void Statement::check_bind(int rc) {
+    if (rc != SQLITE_OK) conn_->throw_last_error(rc);
+}
+
+void Statement::bind_blob(int i, const void* p, int n) { check_bind(sqlite3_bind_blob(stmt_, i, p, n, SQLITE_STATIC)); }
+void Statement::bind_text(int i, const char* p, int n) { check_bind(sqlite3_bind_text(stmt_, i, p, n, SQLITE_STATIC)); }
+void Statement::bind_int64(int i, sqlite3_int64 v) { check_bind(sqlite3_bind_int64(stmt_, i, v)); }
+void Statement::bind_null(int i) { check_bind(sqlite3_bind_null(stmt_, i)); }
+
+// ---- Connection ------------------------------------------------------------------------
+
+Connection::~Connection() { finalize_all(); }
+
+void Connection::release(void* self) noexcept {
+    auto* conn = static_cast<Connection*>(self);
+    if (--conn->refs_ == 0) delete conn;
+}
+
+void Connection::throw_last_error(int rc) {
+    const char* msg = sqlite3_errmsg(db_);
+    std::string message = msg != nullptr ? msg : sqlite3_errstr(rc);
+    if ((rc & 0xff) == SQLITE_ERROR && std::string_view(message).starts_with("no such table"))
+        throw MissingTable(rc, message);
+    throw SqliteError(rc, message);
+}
+
+void Connection::connect_session() noexcept {
+    if (session_connected_ || session_attempted_) return;
+    session_attempted_ = true;
+    // Preparing a SELECT on the eponymous table connects it (xConnect); finalizing the
+    // statement keeps it connected until sqlite3_close() or the module is replaced.
+    sqlite3_stmt* probe = nullptr;
+    sqlite3_prepare_v2(db_, "SELECT cached_statements FROM exactly_once_session", -1, &probe, nullptr);
+    sqlite3_finalize(probe);
+}
+
+void Connection::session_disconnected() noexcept {
+    session_connected_ = false;
+    finalize_all();
+}
+
+int Connection::cached_statements() const noexcept {
+    int n = 0;
+    for (auto* s : cache_) n += s != nullptr;
+    return n;
+}
+
+void Connection::finalize_all() noexcept {
+    for (auto*& s : cache_) {
+        sqlite3_finalize(s);
+        s = nullptr;
+    }
+}
+
+sqlite3_stmt* Connection::prepare(Sql which, bool persistent) {
+    sqlite3_stmt* stmt = nullptr;
+    const int rc = sqlite3_prepare_v3(db_, kSql[static_cast<int>(which)], -1,
+                                      persistent ? SQLITE_PREPARE_PERSISTENT : 0, &stmt, nullptr);
+    if (rc != SQLITE_OK) {
+        sqlite3_finalize(stmt);
+        throw_last_error(rc);
+    }
+    return stmt;
+}
+
+Statement Connection::statement(Sql which) {
+    connect_session();
+    if (session_connected_) {
+        sqlite3_stmt*& slot = cache_[static_cast<int>(which)];
+        if (slot == nullptr) slot = prepare(which, /*persistent=*/true);
+        if (!sqlite3_stmt_busy(slot)) return Statement(*this, slot, /*owned=*/false);
+        // The cached copy is running further up the stack (a trigger on our own table
+        // calling us again): use a private one.
+    }
+    return Statement(*this, prepare(which, /*persistent=*/false), /*owned=*/true);
+}
+
+void Connection::create_schema() {
+    char* err = nullptr;
+    const int rc = sqlite3_exec(db_, kSchemaSql, nullptr, nullptr, &err);
+    if (rc != SQLITE_OK) {
+        std::string message = err != nullptr ? err : sqlite3_errstr(rc);
+        sqlite3_free(err);
+        throw SqliteError(rc, message);
+    }
+}
+
+int register_session_module(sqlite3* db, Connection* conn) {
+    conn->retain();
+    // On failure SQLite calls the destructor, which drops the reference again.
+    return sqlite3_create_module_v2(db, kSessionTable, &kSessionModule, conn, &Connection::release);
+}
+
+}  // namespace exactly_once::sqlite

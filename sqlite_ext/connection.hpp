@@ -1,0 +1,146 @@
+// Per-connection state of the extension: the prepared-statement cache, the UUIDv7
+// generator and the clock. One instance per sqlite3* that loaded the extension; nothing
+// here is global (DESIGN §5).
+//
+// Lifetime. Every registered SQL function and the eponymous virtual table module
+// `exactly_once_session` hold a reference; SQLite drops them with their destructors when
+// the connection closes (or when the extension is loaded again and replaces them).
+//
+// Statement cache and sqlite3_close(). sqlite3_close() returns SQLITE_BUSY if any
+// statement is still unfinalized, and it checks that BEFORE it runs function destructors,
+// so they are too late to finalize a cache. It does, however, first disconnect every
+// connected virtual table, eponymous ones included (sqlite3Close -> disconnectAllVtab ->
+// xDisconnect). So statements are cached only while our eponymous table
+// `exactly_once_session` is connected; its xDisconnect finalizes the cache. If the table
+// cannot be connected (an authorizer refuses it, say), statements are prepared per call
+// and finalized at once: slower, never a leak and never SQLITE_BUSY at close.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+
+#include "core/expiry.hpp"
+#include "core/uuid7.hpp"
+#include "sqlite_ext/sqlite_api.hpp"
+
+namespace exactly_once::sqlite {
+
+// Name of the eponymous-only virtual table whose connection scopes the statement cache.
+inline constexpr const char* kSessionTable = "exactly_once_session";
+
+// An error reported by SQLite itself while running one of our statements.
+class SqliteError : public std::runtime_error {
+public:
+    SqliteError(int code, const std::string& message) : std::runtime_error(message), code_(code) {}
+    int code() const noexcept { return code_; }
+
+private:
+    int code_;
+};
+
+// A state table is missing (first use, rolled back, or dropped by the user).
+class MissingTable : public SqliteError {
+public:
+    using SqliteError::SqliteError;
+};
+
+enum class Sql : int {
+    claim_with_ttl,
+    claim_default_ttl,
+    is_claimed,
+    release_claim,
+    purge_expired,
+    outbox_emit,
+    config_get,
+    config_set,
+    count_
+};
+
+class Connection;
+
+// A statement in use: reset (cached) or finalized (uncached) when it goes out of scope.
+class Statement {
+public:
+    Statement(Connection& conn, sqlite3_stmt* stmt, bool owned) noexcept
+        : conn_(&conn), stmt_(stmt), owned_(owned) {}
+    Statement(const Statement&) = delete;
+    Statement& operator=(const Statement&) = delete;
+    ~Statement();
+
+    sqlite3_stmt* get() const noexcept { return stmt_; }
+
+    // Steps once. Returns true on SQLITE_ROW, false on SQLITE_DONE, throws otherwise.
+    bool step();
+
+    // Steps a write to completion, so that it has halted and sqlite3_changes() is its own
+    // count (with the deprecated PRAGMA count_changes=ON an INSERT first returns a row).
+    void run() {
+        while (step()) {
+        }
+    }
+
+    // Bind helpers; a failed bind throws (they only fail on misuse or out of memory).
+    void bind_blob(int i, const void* p, int n);   // SQLITE_STATIC: p must outlive the step
+    void bind_text(int i, const char* p, int n);   // SQLITE_STATIC
+    void bind_int64(int i, sqlite3_int64 v);
+    void bind_null(int i);
+
+private:
+    void check_bind(int rc);
+    Connection* conn_;
+    sqlite3_stmt* stmt_;
+    bool owned_;
+};
+
+class Connection {
+public:
+    explicit Connection(sqlite3* db) noexcept : db_(db) {}
+    Connection(const Connection&) = delete;
+    Connection& operator=(const Connection&) = delete;
+    ~Connection();
+
+    void retain() noexcept { ++refs_; }
+    static void release(void* self) noexcept;  // destructor callback for SQLite
+
+    sqlite3* db() const noexcept { return db_; }
+
+    // A statement ready to bind. Cached (SQLITE_PREPARE_PERSISTENT) while the session
+    // table is connected and the cached copy is not already running (re-entrant call).
+    // Throws MissingTable when a state table does not exist.
+    Statement statement(Sql which);
+
+    // CREATE TABLE/INDEX IF NOT EXISTS for every state table, in schema main, inside
+    // whatever transaction the caller has open.
+    void create_schema();
+
+    // Throws SqliteError (or MissingTable) for the connection's current error.
+    [[noreturn]] void throw_last_error(int rc);
+
+    UnixMillis now_ms() const { return clock_.now_ms(); }
+    Uuid next_event_id(UnixMillis now) { return ids_.next(now); }
+
+    // Session virtual table hooks.
+    void session_connected() noexcept { session_connected_ = true; }
+    void session_disconnected() noexcept;  // finalizes the cache
+    int cached_statements() const noexcept;
+
+private:
+    void connect_session() noexcept;
+    sqlite3_stmt* prepare(Sql which, bool persistent);
+    void finalize_all() noexcept;
+
+    sqlite3* db_;
+    int refs_ = 0;
+    bool session_connected_ = false;
+    bool session_attempted_ = false;  // connect once; after a disconnect stay uncached
+    std::array<sqlite3_stmt*, static_cast<int>(Sql::count_)> cache_{};
+    SystemClock clock_;
+    Uuid7Generator ids_;
+};
+
+// Registers the eponymous virtual table module (holds one reference on conn).
+int register_session_module(sqlite3* db, Connection* conn);
+
+}  // namespace exactly_once::sqlite

@@ -1,0 +1,453 @@
+// The SQL functions of the exactly_once SQLite extension and its entry point.
+//
+// Every callback is noexcept: it runs its body under guarded(), which catches everything
+// and reports it with sqlite3_result_error* as "<function>: <message>". A call that fails
+// writes nothing: each write is one SQL statement, atomic on its own, and all arguments are
+// validated before any statement runs.
+#include <new>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "core/dedup_key.hpp"
+#include "core/duration.hpp"
+#include "core/errors.hpp"
+#include "core/expiry.hpp"
+#include "core/uuid7.hpp"
+#include "core/validate.hpp"
+#include "core/version.hpp"
+#include "sqlite_ext/connection.hpp"
+#include "sqlite_ext/exactly_once_sqlite.h"
+
+SQLITE_EXTENSION_INIT1
+
+namespace exactly_once::sqlite {
+namespace {
+
+// ---- error reporting -------------------------------------------------------------------
+
+void set_error(sqlite3_context* ctx, const char* fn, std::string_view message, int code) noexcept {
+    try {
+        std::string full;
+        full.reserve(std::char_traits<char>::length(fn) + 2 + message.size());
+        full.append(fn).append(": ").append(message);
+        sqlite3_result_error(ctx, full.data(), static_cast<int>(full.size()));
+    } catch (...) {
+        sqlite3_result_error_nomem(ctx);
+        return;
+    }
+    // After sqlite3_result_error the message stays; only the code changes.
+    if (code != SQLITE_ERROR) sqlite3_result_error_code(ctx, code);
+}
+
+// Called from inside a catch handler: classifies the exception in flight.
+void report_current_exception(sqlite3_context* ctx, const char* fn) noexcept {
+    try {
+        throw;
+    } catch (const Error& e) {
+        set_error(ctx, fn, e.what(), e.kind() == ErrorKind::too_large ? SQLITE_TOOBIG : SQLITE_ERROR);
+    } catch (const SqliteError& e) {
+        const int primary = e.code() & 0xff;
+        if (primary == SQLITE_NOMEM) {
+            sqlite3_result_error_nomem(ctx);
+        } else if (primary == SQLITE_READONLY) {
+            try {
+                set_error(ctx, fn,
+                          std::string("cannot write to a read-only database (state lives in schema main): ") +
+                              e.what(),
+                          e.code());
+            } catch (...) {
+                sqlite3_result_error_nomem(ctx);
+            }
+        } else {
+            set_error(ctx, fn, e.what(), e.code());
+        }
+    } catch (const std::bad_alloc&) {
+        sqlite3_result_error_nomem(ctx);
+    } catch (const std::exception& e) {
+        set_error(ctx, fn, e.what(), SQLITE_ERROR);
+    } catch (...) {
+        set_error(ctx, fn, "unexpected internal error", SQLITE_ERROR);
+    }
+}
+
+template <class Body>
+void guarded(sqlite3_context* ctx, const char* fn, Body&& body) noexcept {
+    try {
+        body();
+    } catch (...) {
+        report_current_exception(ctx, fn);
+    }
+}
+
+// ---- arguments -------------------------------------------------------------------------
+
+void expect_args(int argc, int min, int max) {
+    if (argc >= min && argc <= max) return;
+    const auto count = [](int n) { return std::to_string(n) + (n == 1 ? " argument" : " arguments"); };
+    std::string expected =
+        min == max ? count(min) : std::to_string(min) + " or " + std::to_string(max) + " arguments";
+    throw Error(ErrorKind::invalid_value, "", "expected " + expected + ", got " + std::to_string(argc));
+}
+
+// Scope, topic or key: text (UTF-8 bytes), blob (raw bytes) or a number (its text form).
+// Text 'abc' and blob x'616263' are the same bytes, hence the same dedup key.
+struct Bytes {
+    const char* data = nullptr;
+    int size = 0;
+    bool is_blob = false;
+    std::string_view view() const noexcept { return {data, static_cast<std::size_t>(size)}; }
+};
+
+Bytes key_arg(sqlite3_value* value, const char* name) {
+    Bytes b;
+    switch (sqlite3_value_type(value)) {
+        case SQLITE_NULL:
+            throw_null_argument(name);
+        case SQLITE_BLOB:
+            b.data = static_cast<const char*>(sqlite3_value_blob(value));
+            b.size = sqlite3_value_bytes(value);
+            b.is_blob = true;
+            if (b.data == nullptr && b.size > 0) throw std::bad_alloc();
+            break;
+        default:
+            b.data = reinterpret_cast<const char*>(sqlite3_value_text(value));
+            b.size = sqlite3_value_bytes(value);
+            if (b.data == nullptr) throw std::bad_alloc();
+            break;
+    }
+    validate_key_arg(b.view(), name);
+    return b;
+}
+
+// A duration: integer or real seconds, or text such as '90s', '48h', '1h30m'.
+Duration duration_arg(sqlite3_value* value, const char* name) {
+    switch (sqlite3_value_type(value)) {
+        case SQLITE_NULL:
+            throw_null_argument(name);
+        case SQLITE_INTEGER:
+            return duration_from_seconds(static_cast<long long>(sqlite3_value_int64(value)), name);
+        case SQLITE_FLOAT:
+            return duration_from_seconds(sqlite3_value_double(value), name);
+        case SQLITE_TEXT: {
+            const auto* text = reinterpret_cast<const char*>(sqlite3_value_text(value));
+            if (text == nullptr) throw std::bad_alloc();
+            return parse_duration(std::string_view(text, static_cast<std::size_t>(sqlite3_value_bytes(value))),
+                                  name);
+        }
+        default:
+            throw Error(ErrorKind::invalid_text, name,
+                        std::string(name) + " must be seconds or a duration such as '48h', not a blob");
+    }
+}
+
+// JSON text (payload, headers). Numbers are accepted as their text form; blobs are not.
+std::string_view json_arg(sqlite3_value* value, const char* name) {
+    switch (sqlite3_value_type(value)) {
+        case SQLITE_NULL:
+            throw_null_argument(name);
+        case SQLITE_BLOB:
+            throw Error(ErrorKind::invalid_text, name, std::string(name) + " must be JSON text, not a blob");
+        default: {
+            const auto* text = reinterpret_cast<const char*>(sqlite3_value_text(value));
+            if (text == nullptr) throw std::bad_alloc();
+            return {text, static_cast<std::size_t>(sqlite3_value_bytes(value))};
+        }
+    }
+}
+
+Connection& connection(sqlite3_context* ctx) { return *static_cast<Connection*>(sqlite3_user_data(ctx)); }
+
+// Runs a writing operation; if a state table is missing (first use, rolled back, dropped),
+// creates the schema in the caller's transaction and runs it once more.
+template <class F>
+auto with_schema(Connection& conn, F&& op) -> decltype(op()) {
+    try {
+        return op();
+    } catch (const MissingTable&) {
+    }
+    conn.create_schema();
+    return op();
+}
+
+// Runs a reading operation; a missing state table means "nothing stored yet".
+template <class F, class T>
+auto if_schema(F&& op, T fallback) -> decltype(op()) {
+    try {
+        return op();
+    } catch (const MissingTable&) {
+        return fallback;
+    }
+}
+
+constexpr std::string_view kDefaultTtlName = "default_ttl";
+constexpr sqlite3_int64 kDefaultPurgeLimit = 10000;
+
+// ---- functions -------------------------------------------------------------------------
+
+// claim_once(scope, key [, ttl]) -> 1 when this call claimed the key, 0 when a live claim exists.
+void claim_once(sqlite3_context* ctx, int argc, sqlite3_value** argv) noexcept {
+    guarded(ctx, "claim_once", [&] {
+        expect_args(argc, 2, 3);
+        Connection& conn = connection(ctx);
+        const Bytes scope = key_arg(argv[0], "scope");
+        const Bytes key = key_arg(argv[1], "key");
+        std::optional<Duration> ttl;
+        if (argc == 3) ttl = duration_arg(argv[2], "ttl");
+        const DedupKey k = compute_dedup_key(scope.view(), key.view());
+        const UnixMillis now = conn.now_ms();
+        const bool claimed = with_schema(conn, [&] {
+            Statement st = conn.statement(ttl ? Sql::claim_with_ttl : Sql::claim_default_ttl);
+            st.bind_blob(1, k.bytes.data(), static_cast<int>(k.bytes.size()));
+            st.bind_int64(2, ttl ? expiry_after(now, *ttl) : kDefaultTtl.count());
+            st.bind_int64(3, now);
+            st.run();
+            // Our INSERT has just halted, so sqlite3_changes() is its own count, also when
+            // it runs nested inside a trigger or another statement: 1 = inserted or an
+            // expired claim renewed, 0 = the DO UPDATE's WHERE found a live claim.
+            return sqlite3_changes(conn.db()) == 1;
+        });
+        sqlite3_result_int(ctx, claimed ? 1 : 0);
+    });
+}
+
+// is_claimed(scope, key) -> 1 when a live claim exists.
+void is_claimed(sqlite3_context* ctx, int argc, sqlite3_value** argv) noexcept {
+    guarded(ctx, "is_claimed", [&] {
+        expect_args(argc, 2, 2);
+        Connection& conn = connection(ctx);
+        const Bytes scope = key_arg(argv[0], "scope");
+        const Bytes key = key_arg(argv[1], "key");
+        const DedupKey k = compute_dedup_key(scope.view(), key.view());
+        const UnixMillis now = conn.now_ms();
+        const bool live = if_schema(
+            [&] {
+                Statement st = conn.statement(Sql::is_claimed);
+                st.bind_blob(1, k.bytes.data(), static_cast<int>(k.bytes.size()));
+                st.bind_int64(2, now);
+                return st.step();
+            },
+            false);
+        sqlite3_result_int(ctx, live ? 1 : 0);
+    });
+}
+
+// release_claim(scope, key) -> 1 when a live claim was removed, else 0.
+void release_claim(sqlite3_context* ctx, int argc, sqlite3_value** argv) noexcept {
+    guarded(ctx, "release_claim", [&] {
+        expect_args(argc, 2, 2);
+        Connection& conn = connection(ctx);
+        const Bytes scope = key_arg(argv[0], "scope");
+        const Bytes key = key_arg(argv[1], "key");
+        const DedupKey k = compute_dedup_key(scope.view(), key.view());
+        const UnixMillis now = conn.now_ms();
+        const bool released = if_schema(
+            [&] {
+                Statement st = conn.statement(Sql::release_claim);
+                st.bind_blob(1, k.bytes.data(), static_cast<int>(k.bytes.size()));
+                st.bind_int64(2, now);
+                st.run();
+                return sqlite3_changes(conn.db()) == 1;
+            },
+            false);
+        sqlite3_result_int(ctx, released ? 1 : 0);
+    });
+}
+
+// purge_expired([limit]) -> number of expired claims removed, at most limit (default 10000).
+void purge_expired(sqlite3_context* ctx, int argc, sqlite3_value** argv) noexcept {
+    guarded(ctx, "purge_expired", [&] {
+        expect_args(argc, 0, 1);
+        Connection& conn = connection(ctx);
+        sqlite3_int64 limit = kDefaultPurgeLimit;
+        if (argc == 1) {
+            if (sqlite3_value_type(argv[0]) == SQLITE_NULL) throw_null_argument("limit");
+            if (sqlite3_value_numeric_type(argv[0]) != SQLITE_INTEGER || (limit = sqlite3_value_int64(argv[0])) <= 0)
+                throw Error(ErrorKind::invalid_value, "limit", "limit must be a positive integer");
+        }
+        const UnixMillis now = conn.now_ms();
+        const sqlite3_int64 removed = if_schema(
+            [&] {
+                Statement st = conn.statement(Sql::purge_expired);
+                st.bind_int64(1, now);
+                st.bind_int64(2, limit);
+                st.run();
+                return sqlite3_changes64(conn.db());
+            },
+            sqlite3_int64{0});
+        sqlite3_result_int64(ctx, removed);
+    });
+}
+
+// dedup_key(scope, key) -> the 16-byte claim key (pure).
+void dedup_key(sqlite3_context* ctx, int argc, sqlite3_value** argv) noexcept {
+    guarded(ctx, "dedup_key", [&] {
+        expect_args(argc, 2, 2);
+        const Bytes scope = key_arg(argv[0], "scope");
+        const Bytes key = key_arg(argv[1], "key");
+        const DedupKey k = compute_dedup_key(scope.view(), key.view());
+        sqlite3_result_blob(ctx, k.bytes.data(), static_cast<int>(k.bytes.size()), SQLITE_TRANSIENT);
+    });
+}
+
+// outbox_emit(topic, key, payload_json [, headers_json]) -> event id (UUIDv7 text).
+void outbox_emit(sqlite3_context* ctx, int argc, sqlite3_value** argv) noexcept {
+    guarded(ctx, "outbox_emit", [&] {
+        expect_args(argc, 3, 4);
+        Connection& conn = connection(ctx);
+        const Bytes topic = key_arg(argv[0], "topic");
+        const Bytes key = key_arg(argv[1], "key");
+        const std::string_view payload = json_arg(argv[2], "payload");
+        validate_json_payload(payload, "payload");
+        std::optional<std::string_view> headers;
+        if (argc == 4 && sqlite3_value_type(argv[3]) != SQLITE_NULL) {
+            headers = json_arg(argv[3], "headers");
+            validate_json_headers(*headers, "headers");
+        }
+        const UnixMillis now = conn.now_ms();
+        const std::string id = to_uuid_text(conn.next_event_id(now));
+
+        // Our INSERT would move sqlite3_last_insert_rowid(); the caller's value is theirs.
+        sqlite3* db = conn.db();
+        struct RowidGuard {
+            sqlite3* db;
+            sqlite3_int64 saved;
+            ~RowidGuard() { sqlite3_set_last_insert_rowid(db, saved); }
+        } rowid_guard{db, sqlite3_last_insert_rowid(db)};
+
+        const auto bind_bytes = [](Statement& st, int i, const Bytes& b) {
+            if (b.is_blob)
+                st.bind_blob(i, b.data, b.size);
+            else
+                st.bind_text(i, b.data, b.size);
+        };
+        with_schema(conn, [&] {
+            Statement st = conn.statement(Sql::outbox_emit);
+            st.bind_text(1, id.data(), static_cast<int>(id.size()));
+            bind_bytes(st, 2, topic);
+            bind_bytes(st, 3, key);
+            st.bind_text(4, payload.data(), static_cast<int>(payload.size()));
+            if (headers)
+                st.bind_text(5, headers->data(), static_cast<int>(headers->size()));
+            else
+                st.bind_null(5);
+            st.bind_int64(6, now);
+            st.run();
+        });
+        sqlite3_result_text(ctx, id.data(), static_cast<int>(id.size()), SQLITE_TRANSIENT);
+    });
+}
+
+// exactly_once_config(name [, value]) -> the setting's current (or new) value as text.
+void exactly_once_config(sqlite3_context* ctx, int argc, sqlite3_value** argv) noexcept {
+    guarded(ctx, "exactly_once_config", [&] {
+        expect_args(argc, 1, 2);
+        Connection& conn = connection(ctx);
+        if (sqlite3_value_type(argv[0]) == SQLITE_NULL) throw_null_argument("name");
+        const auto* name_text = reinterpret_cast<const char*>(sqlite3_value_text(argv[0]));
+        if (name_text == nullptr) throw std::bad_alloc();
+        const std::string_view name(name_text, static_cast<std::size_t>(sqlite3_value_bytes(argv[0])));
+        if (name != kDefaultTtlName)
+            throw Error(ErrorKind::invalid_value, "name",
+                        "unknown setting \"" + std::string(name.substr(0, 64)) + "\" (known: default_ttl)");
+
+        std::string value;
+        if (argc == 1) {
+            value = if_schema(
+                [&] {
+                    Statement st = conn.statement(Sql::config_get);
+                    st.bind_text(1, kDefaultTtlName.data(), static_cast<int>(kDefaultTtlName.size()));
+                    if (!st.step()) return format_duration(kDefaultTtl);
+                    const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(st.get(), 0));
+                    if (text == nullptr) throw std::bad_alloc();
+                    return std::string(text, static_cast<std::size_t>(sqlite3_column_bytes(st.get(), 0)));
+                },
+                format_duration(kDefaultTtl));
+        } else {
+            const Duration ttl = duration_arg(argv[1], "default_ttl");
+            value = format_duration(ttl);
+            with_schema(conn, [&] {
+                Statement st = conn.statement(Sql::config_set);
+                st.bind_text(1, kDefaultTtlName.data(), static_cast<int>(kDefaultTtlName.size()));
+                st.bind_text(2, value.data(), static_cast<int>(value.size()));
+                st.bind_int64(3, ttl.count());
+                st.run();
+            });
+        }
+        sqlite3_result_text(ctx, value.data(), static_cast<int>(value.size()), SQLITE_TRANSIENT);
+    });
+}
+
+// exactly_once_version() -> the library version.
+void exactly_once_version(sqlite3_context* ctx, int argc, sqlite3_value**) noexcept {
+    guarded(ctx, "exactly_once_version", [&] {
+        expect_args(argc, 0, 0);
+        sqlite3_result_text(ctx, kVersion, -1, SQLITE_STATIC);
+    });
+}
+
+// ---- registration ----------------------------------------------------------------------
+
+// Writers are neither DETERMINISTIC nor INNOCUOUS, and not DIRECTONLY either: they must
+// work in triggers and views of the main schema (DESIGN §1). Their only effect is rows in
+// this same database, which a schema author can write anyway; a user who distrusts a
+// database's schema sets PRAGMA trusted_schema=OFF, which then refuses them there.
+constexpr int kWrites = SQLITE_UTF8;
+constexpr int kReads = SQLITE_UTF8 | SQLITE_INNOCUOUS;  // no side effects; depends on time
+constexpr int kPure = SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS;
+
+struct FunctionSpec {
+    const char* name;
+    int flags;
+    void (*fn)(sqlite3_context*, int, sqlite3_value**) noexcept;
+};
+
+// Registered with nArg = -1: each function checks its own argument count so that a wrong
+// count also reports "<function>: expected ...", like every other error.
+constexpr FunctionSpec kFunctions[] = {
+    {"claim_once", kWrites, claim_once},
+    {"is_claimed", kReads, is_claimed},
+    {"release_claim", kWrites, release_claim},
+    {"purge_expired", kWrites, purge_expired},
+    {"dedup_key", kPure, dedup_key},
+    {"outbox_emit", kWrites, outbox_emit},
+    {"exactly_once_config", kWrites, exactly_once_config},
+    {"exactly_once_version", kPure, exactly_once_version},
+};
+
+constexpr int kMinSqliteVersion = 3031000;  // SQLITE_INNOCUOUS
+
+}  // namespace
+}  // namespace exactly_once::sqlite
+
+extern "C" __attribute__((visibility("default"))) int sqlite3_exactlyonce_init(
+    sqlite3* db, char** pzErrMsg, const sqlite3_api_routines* pApi) {
+    SQLITE_EXTENSION_INIT2(pApi);
+    using namespace exactly_once::sqlite;
+    (void)pApi;
+
+    if (sqlite3_libversion_number() < kMinSqliteVersion) {
+        if (pzErrMsg != nullptr)
+            *pzErrMsg = sqlite3_mprintf("exactly_once: needs SQLite 3.31.0 or later, this is %s", sqlite3_libversion());
+        return SQLITE_ERROR;
+    }
+
+    auto* conn = new (std::nothrow) Connection(db);
+    if (conn == nullptr) return SQLITE_NOMEM;
+    conn->retain();  // ours until the end of this function
+
+    const char* failed = nullptr;
+    int rc = register_session_module(db, conn);
+    if (rc != SQLITE_OK) failed = kSessionTable;
+    for (const FunctionSpec& spec : kFunctions) {
+        if (rc != SQLITE_OK) break;
+        conn->retain();  // dropped by SQLite through the destructor, also if this call fails
+        rc = sqlite3_create_function_v2(db, spec.name, -1, spec.flags, conn, spec.fn, nullptr, nullptr,
+                                        &Connection::release);
+        if (rc != SQLITE_OK) failed = spec.name;
+    }
+    if (rc != SQLITE_OK && pzErrMsg != nullptr)
+        *pzErrMsg = sqlite3_mprintf("exactly_once: cannot register %s: %s", failed, sqlite3_errmsg(db));
+    Connection::release(conn);
+    return rc;
+}

@@ -1,6 +1,8 @@
 #include "core/duration.hpp"
 
+#include <charconv>
 #include <cmath>
+#include <system_error>
 #include <string>
 
 #include "core/errors.hpp"
@@ -68,7 +70,11 @@ Duration parse_duration(std::string_view text, std::string_view argument) {
                  "is not a duration: expected seconds or a number with a unit (ms, s, m, h, d) such as 90s, 48h or 1h30m" +
                      quoted());
         if (number.size() > 18) fail(ErrorKind::invalid_value, argument, "is too long (the maximum is 100 years)");
-        const long double value = std::stold(std::string(number));
+        // from_chars: locale-independent ("1.5" is 1.5 under de_DE too) and allocation-free.
+        double value = 0;
+        const auto [end, ec] = std::from_chars(number.data(), number.data() + number.size(), value);
+        if (ec != std::errc() || end != number.data() + number.size())
+            fail(ErrorKind::invalid_text, argument, "is not a number" + quoted());
 
         const std::size_t unit_start = i;
         while (i < text.size() && text[i] >= 'a' && text[i] <= 'z') ++i;
@@ -77,7 +83,7 @@ Duration parse_duration(std::string_view text, std::string_view argument) {
             // A bare number means seconds, and only on its own ("90", not "1h30").
             if (start != 0 || i != text.size())
                 fail(ErrorKind::invalid_text, argument, "has a number without a unit" + quoted());
-            total_ms = value * 1000;
+            total_ms = static_cast<long double>(value) * 1000;
             break;
         }
         const long double ms = unit_ms(unit);
@@ -87,7 +93,7 @@ Duration parse_duration(std::string_view text, std::string_view argument) {
         if (previous_unit_ms != 0 && ms >= previous_unit_ms)
             fail(ErrorKind::invalid_text, argument, "must list units from largest to smallest, each once" + quoted());
         previous_unit_ms = ms;
-        total_ms += value * ms;
+        total_ms += static_cast<long double>(value) * ms;
         if (total_ms > static_cast<long double>(kMaxTtl.count()))
             fail(ErrorKind::invalid_value, argument, "is too long (the maximum is 100 years)");
     }

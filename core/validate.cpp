@@ -1,6 +1,8 @@
 #include "core/validate.hpp"
 
+#include <cstring>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <string>
 
 #include "core/errors.hpp"
@@ -21,35 +23,141 @@ void validate_key_arg(std::string_view value, std::string_view argument, std::si
 }
 
 namespace {
-void check_payload_size(std::string_view json, std::string_view argument) {
-    if (json.size() > kMaxPayloadBytes)
-        throw Error(ErrorKind::too_large, std::string(argument),
-                    std::string(argument) + " is " + std::to_string(json.size()) + " bytes, over the limit of " +
-                        std::to_string(kMaxPayloadBytes) + " bytes");
+
+using json = nlohmann::json;
+
+[[noreturn]] void invalid_json(std::string_view argument, const std::string& why) {
+    throw Error(ErrorKind::invalid_text, std::string(argument), std::string(argument) + " " + why);
 }
+
+// Checks shared by payload and headers, before any parsing: size, and the bytes that a
+// JSON parser would silently skip or stop at, so that what we validate is exactly what
+// we store (a NUL would end the text early for C-string consumers, including SQLite's
+// own json functions; a byte-order mark is not JSON and other tools reject it).
+void check_raw_text(std::string_view text, std::string_view argument, std::size_t max_bytes) {
+    if (text.size() > max_bytes)
+        throw Error(ErrorKind::too_large, std::string(argument),
+                    std::string(argument) + " is " + std::to_string(text.size()) + " bytes, over the limit of " +
+                        std::to_string(max_bytes) + " bytes");
+    if (std::memchr(text.data(), '\0', text.size()) != nullptr)
+        invalid_json(argument, "is not valid JSON (it contains a NUL byte)");
+    if (text.starts_with("\xEF\xBB\xBF")) invalid_json(argument, "is not valid JSON (it starts with a byte-order mark)");
+}
+
+// SAX handler that accepts any JSON value nested at most kMaxJsonDepth deep: the limit of
+// SQLite's json functions, so every stored payload stays readable from SQL. No DOM is
+// built, so memory stays flat however large the payload.
+class PayloadChecker final : public json::json_sax_t {
+public:
+    bool null() override { return true; }
+    bool boolean(bool) override { return true; }
+    bool number_integer(number_integer_t) override { return true; }
+    bool number_unsigned(number_unsigned_t) override { return true; }
+    bool number_float(number_float_t, const string_t&) override { return true; }
+    bool string(string_t&) override { return true; }
+    bool binary(binary_t&) override { return true; }
+    bool start_object(std::size_t) override { return enter(); }
+    bool key(string_t&) override { return true; }
+    bool end_object() override { return leave(); }
+    bool start_array(std::size_t) override { return enter(); }
+    bool end_array() override { return leave(); }
+    bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) override { return false; }
+
+    bool too_deep = false;
+
+private:
+    bool enter() {
+        if (++depth_ > kMaxJsonDepth) {
+            too_deep = true;
+            return false;
+        }
+        return true;
+    }
+    bool leave() {
+        --depth_;
+        return true;
+    }
+    std::size_t depth_ = 0;
+};
+
+// SAX handler for headers: exactly one object whose values are all strings, each name once.
+class HeadersChecker final : public json::json_sax_t {
+public:
+    enum class Problem { none, syntax, not_object, not_string, duplicate };
+
+    bool null() override { return value_must_be_string(); }
+    bool boolean(bool) override { return value_must_be_string(); }
+    bool number_integer(number_integer_t) override { return value_must_be_string(); }
+    bool number_unsigned(number_unsigned_t) override { return value_must_be_string(); }
+    bool number_float(number_float_t, const string_t&) override { return value_must_be_string(); }
+    bool binary(binary_t&) override { return value_must_be_string(); }
+    bool string(string_t&) override { return depth_ == 1 || fail(Problem::not_object); }
+    bool start_object(std::size_t) override { return ++depth_ == 1 || value_must_be_string(); }
+    bool key(string_t& name) override {
+        if (!names_.insert(name).second) {
+            detail = name.substr(0, 64);
+            return fail(Problem::duplicate);
+        }
+        current_ = name;
+        return true;
+    }
+    bool end_object() override {
+        --depth_;
+        return true;
+    }
+    bool start_array(std::size_t) override { return value_must_be_string(); }
+    bool end_array() override { return true; }
+    bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) override {
+        if (problem == Problem::none) problem = Problem::syntax;
+        return false;
+    }
+
+    Problem problem = Problem::none;
+    std::string detail;
+
+private:
+    bool value_must_be_string() {
+        if (depth_ == 0) return fail(Problem::not_object);
+        detail = current_.substr(0, 64);
+        return fail(Problem::not_string);
+    }
+    bool fail(Problem p) {
+        problem = p;
+        return false;
+    }
+    int depth_ = 0;
+    std::string current_;
+    std::set<std::string> names_;
+};
+
 }  // namespace
 
-void validate_json_payload(std::string_view json, std::string_view argument) {
-    check_payload_size(json, argument);
-    // accept() validates without building a DOM: payloads can be large.
-    if (!nlohmann::json::accept(json))
-        throw Error(ErrorKind::invalid_text, std::string(argument), std::string(argument) + " is not valid JSON");
+void validate_json_payload(std::string_view json_text, std::string_view argument) {
+    check_raw_text(json_text, argument, kMaxPayloadBytes);
+    PayloadChecker checker;
+    if (!json::sax_parse(json_text.begin(), json_text.end(), &checker, json::input_format_t::json,
+                         /*strict=*/true)) {
+        if (checker.too_deep)
+            invalid_json(argument, "is nested more than " + std::to_string(kMaxJsonDepth) + " levels deep");
+        invalid_json(argument, "is not valid JSON");
+    }
 }
 
-void validate_json_headers(std::string_view json, std::string_view argument) {
-    check_payload_size(json, argument);
-    const auto doc = nlohmann::json::parse(json, nullptr, /*allow_exceptions=*/false);
-    if (doc.is_discarded())
-        throw Error(ErrorKind::invalid_text, std::string(argument), std::string(argument) + " is not valid JSON");
-    if (!doc.is_object())
-        throw Error(ErrorKind::invalid_text, std::string(argument),
-                    std::string(argument) + " must be a JSON object of strings");
-    for (const auto& [name, value] : doc.items()) {
-        if (!value.is_string())
-            throw Error(ErrorKind::invalid_text, std::string(argument),
-                        std::string(argument) + " must be a JSON object of strings (\"" + name.substr(0, 64) +
-                            "\" is not a string)");
+void validate_json_headers(std::string_view json_text, std::string_view argument) {
+    check_raw_text(json_text, argument, kMaxHeadersBytes);
+    HeadersChecker checker;
+    if (json::sax_parse(json_text.begin(), json_text.end(), &checker, json::input_format_t::json, /*strict=*/true))
+        return;
+    using P = HeadersChecker::Problem;
+    switch (checker.problem) {
+        case P::duplicate: invalid_json(argument, "names \"" + checker.detail + "\" more than once");
+        case P::not_string:
+            invalid_json(argument, "must be a JSON object of strings (\"" + checker.detail + "\" is not a string)");
+        case P::not_object: invalid_json(argument, "must be a JSON object of strings");
+        case P::syntax:
+        case P::none: break;
     }
+    invalid_json(argument, "is not valid JSON");
 }
 
 }  // namespace exactly_once

@@ -17,9 +17,13 @@ void validate_key_arg(std::string_view value, std::string_view argument,
 
 [[noreturn]] void throw_null_argument(std::string_view argument);
 
-// Payload: any JSON value, at most kMaxPayloadBytes. Headers: a JSON object whose
-// values are all strings. Both throw Error(invalid_text) naming the argument.
+// Payload: any JSON value, at most kMaxPayloadBytes and kMaxJsonDepth levels deep.
+// Headers: one JSON object of string values, each name once, at most kMaxHeadersBytes.
+// Neither may contain a NUL byte or start with a byte-order mark. Both throw
+// Error(invalid_text) naming the argument, or Error(too_large) over the size limit.
 inline constexpr std::size_t kMaxPayloadBytes = 16 * 1024 * 1024;
+inline constexpr std::size_t kMaxHeadersBytes = 64 * 1024;
+inline constexpr std::size_t kMaxJsonDepth = 1000;
 void validate_json_payload(std::string_view json, std::string_view argument = "payload");
 void validate_json_headers(std::string_view json, std::string_view argument = "headers");
 

@@ -88,3 +88,14 @@ TEST(Duration, FormatRoundTrips) {
     EXPECT_EQ(eo::format_duration(90min), "1h30m");
     EXPECT_EQ(eo::format_duration(eo::kDefaultTtl), "1d");
 }
+
+TEST(Duration, DecimalPointIsAlwaysAPoint) {
+    // Parsing uses std::from_chars, which ignores the C locale (a de_DE process would
+    // otherwise read "1.5h" as 1h). These pin the values; the locale itself is not
+    // switched here because CI machines carry no comma-decimal locale.
+    EXPECT_EQ(eo::parse_duration("1.5h"), 90min);
+    EXPECT_EQ(eo::parse_duration("0.5d"), 12h);
+    EXPECT_EQ(eo::parse_duration("5."), 5s);
+    EXPECT_EQ(eo::parse_duration(".5s"), 500ms);
+    EXPECT_EQ(kind_of([] { eo::parse_duration("1,5h"); }), eo::ErrorKind::invalid_text);
+}

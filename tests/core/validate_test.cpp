@@ -68,3 +68,51 @@ TEST(Validate, Headers) {
         EXPECT_EQ(e.argument(), "headers");
     }
 }
+
+TEST(Validate, PayloadBytesAParserWouldSkipAreRejected) {
+    // A NUL would end the text early for C-string readers (SQLite's json functions among
+    // them), so what we validated would not be what they read.
+    const std::string with_nul("{}\0garbage", 10);
+    auto e = error_of([&] { eo::validate_json_payload(with_nul); });
+    EXPECT_EQ(e.kind(), eo::ErrorKind::invalid_text);
+    EXPECT_NE(std::string(e.what()).find("NUL"), std::string::npos);
+    e = error_of([] { eo::validate_json_payload("\xEF\xBB\xBF{}"); });
+    EXPECT_EQ(e.kind(), eo::ErrorKind::invalid_text);
+    EXPECT_NE(std::string(e.what()).find("byte-order mark"), std::string::npos);
+    EXPECT_EQ(error_of([&] { eo::validate_json_headers(std::string("{\"a\":\"x\"}\0{\"b\":1}", 17)); }).kind(),
+              eo::ErrorKind::invalid_text);
+}
+
+TEST(Validate, PayloadDepthLimit) {
+    const auto nested = [](std::size_t depth) { return std::string(depth, '[') + std::string(depth, ']'); };
+    EXPECT_NO_THROW(eo::validate_json_payload(nested(eo::kMaxJsonDepth)));
+    const auto e = error_of([&] { eo::validate_json_payload(nested(eo::kMaxJsonDepth + 1)); });
+    EXPECT_EQ(e.kind(), eo::ErrorKind::invalid_text);
+    EXPECT_NE(std::string(e.what()).find("levels deep"), std::string::npos);
+    // Deep garbage is a plain syntax error, and no stack overflow however deep.
+    EXPECT_EQ(error_of([] { eo::validate_json_payload(std::string(4'000'000, '[')); }).kind(),
+              eo::ErrorKind::invalid_text);
+}
+
+TEST(Validate, HeadersNamesAppearOnce) {
+    const auto e = error_of([] { eo::validate_json_headers(R"({"a":"x","a":"y"})"); });
+    EXPECT_EQ(e.kind(), eo::ErrorKind::invalid_text);
+    EXPECT_NE(std::string(e.what()).find("\"a\" more than once"), std::string::npos) << e.what();
+    // The first duplicate being a non-string must not hide behind the parser keeping the last.
+    EXPECT_EQ(error_of([] { eo::validate_json_headers(R"({"a":1,"a":"x"})"); }).kind(), eo::ErrorKind::invalid_text);
+}
+
+TEST(Validate, HeadersSizeLimit) {
+    std::string big = "{\"h\":\"" + std::string(eo::kMaxHeadersBytes, 'v') + "\"}";
+    EXPECT_EQ(error_of([&] { eo::validate_json_headers(big); }).kind(), eo::ErrorKind::too_large);
+    std::string fits = "{\"h\":\"" + std::string(eo::kMaxHeadersBytes - 8, 'v') + "\"}";
+    EXPECT_NO_THROW(eo::validate_json_headers(fits));
+}
+
+TEST(Validate, HeaderErrorsNameTheOffendingHeader) {
+    const auto e = error_of([] { eo::validate_json_headers(R"({"ok":"x","retries":3})"); });
+    EXPECT_NE(std::string(e.what()).find("\"retries\" is not a string"), std::string::npos) << e.what();
+    EXPECT_EQ(error_of([] { eo::validate_json_headers(R"({"nested":{"a":"b"}})"); }).kind(),
+              eo::ErrorKind::invalid_text);
+    EXPECT_EQ(error_of([] { eo::validate_json_headers(R"({"list":["a"]})"); }).kind(), eo::ErrorKind::invalid_text);
+}

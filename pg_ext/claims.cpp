@@ -1,0 +1,232 @@
+// claim_once / is_claimed / release_claim / purge_expired.
+//
+// Hot path: one statement through a saved SPI plan,
+//   INSERT ... ON CONFLICT (k) DO UPDATE SET expires_at = EXCLUDED.expires_at
+//     WHERE claims.expires_at <= $now
+// which inserts a new claim, renews an expired one, or does nothing for a live one. A
+// concurrent inserter of the same key makes it wait (speculative insertion); it then sees the
+// committed row (false) or, if that transaction rolled back, inserts (true). It never raises
+// unique_violation. Under REPEATABLE READ/SERIALIZABLE the same race raises 40001 instead.
+//
+// Clock: expiry uses the wall clock at the call (GetCurrentTimestamp(), i.e. clock_timestamp()),
+// not the transaction start (now()): a claim made late in a long transaction gets its full TTL,
+// a claim that expires while a transaction runs counts as absent at once, and the answer
+// agrees with the SQLite front end which also reads the clock at each call.
+#include "pg_ext/pg_common.hpp"
+
+extern "C" {
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "utils/builtins.h"
+#include "utils/uuid.h"
+}
+
+namespace {
+
+constexpr std::int64_t kMaxTtlMs = std::chrono::duration_cast<std::chrono::milliseconds>(exactly_once::kMaxTtl).count();
+
+// Every name is schema-qualified and every operator is OPERATOR(pg_catalog.x), so the plans
+// cannot be redirected by the caller's search_path (the SQL functions pin it as well).
+const char* const kClaimSql =
+    "INSERT INTO exactly_once.claims AS c (k, expires_at) VALUES ($1, $2) "
+    "ON CONFLICT (k) DO UPDATE SET expires_at = EXCLUDED.expires_at "
+    "WHERE c.expires_at OPERATOR(pg_catalog.<=) $3";
+const char* const kIsClaimedSql =
+    "SELECT 1 FROM exactly_once.claims "
+    "WHERE k OPERATOR(pg_catalog.=) $1 AND expires_at OPERATOR(pg_catalog.>) $2";
+const char* const kReleaseSql =
+    "DELETE FROM exactly_once.claims WHERE k OPERATOR(pg_catalog.=) $1 "
+    "RETURNING expires_at OPERATOR(pg_catalog.>) $2";
+// One batch: lock at most $2 expired rows, skipping rows a concurrent claim holds, delete them.
+const char* const kPurgeSql =
+    "DELETE FROM exactly_once.claims AS c "
+    "WHERE c.k OPERATOR(pg_catalog.=) ANY (ARRAY("
+    "  SELECT d.k FROM exactly_once.claims AS d WHERE d.expires_at OPERATOR(pg_catalog.<=) $1 "
+    "  LIMIT $2 FOR UPDATE SKIP LOCKED)) "
+    "AND c.expires_at OPERATOR(pg_catalog.<=) $1";
+
+SPIPlanPtr claim_plan = nullptr;
+SPIPlanPtr is_claimed_plan = nullptr;
+SPIPlanPtr release_plan = nullptr;
+SPIPlanPtr purge_plan = nullptr;
+
+// Prepared once per backend and kept (SPI_keepplan); the plan cache revalidates it if the
+// extension's tables are dropped and recreated.
+SPIPlanPtr get_plan(SPIPlanPtr* slot, const char* sql, int nargs, Oid* types) {
+    if (*slot == nullptr) {
+        SPIPlanPtr p = SPI_prepare(sql, nargs, types);
+        if (p == nullptr) elog(ERROR, "exactly_once: SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+        if (SPI_keepplan(p) != 0) elog(ERROR, "exactly_once: SPI_keepplan failed");
+        *slot = p;
+    }
+    return *slot;
+}
+
+Datum uuid_datum(const exactly_once::DedupKey* k) {
+    auto* u = static_cast<pg_uuid_t*>(palloc(sizeof(pg_uuid_t)));
+    std::memcpy(u->data, k->bytes.data(), UUID_LEN);
+    return UUIDPGetDatum(u);
+}
+
+struct KeyArgs {
+    EoText scope, key;
+    bool has_scope, has_key;
+};
+
+exactly_once::DedupKey key_from_args(const char* fn, FunctionCallInfo fcinfo) {
+    KeyArgs a{};
+    a.has_scope = !PG_ARGISNULL(0);
+    a.has_key = !PG_ARGISNULL(1);
+    if (a.has_scope) {
+        text* t = PG_GETARG_TEXT_PP(0);
+        a.scope = EoText{VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t)};
+    }
+    if (a.has_key) {
+        text* t = PG_GETARG_TEXT_PP(1);
+        a.key = EoText{VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t)};
+    }
+    return eo_key_or_raise(fn, a.has_scope ? &a.scope : nullptr, "scope", a.has_key ? &a.key : nullptr, "key");
+}
+
+Datum claim_with_ttl_ms(const exactly_once::DedupKey* dk, std::int64_t ttl_ms) {
+    const TimestampTz now = GetCurrentTimestamp();
+    PG_RETURN_BOOL(eo_claim_exec(dk, now, now + ttl_ms * 1000));
+}
+
+}  // namespace
+
+bool eo_claim_exec(const exactly_once::DedupKey* k, TimestampTz now, TimestampTz expires_at) {
+    Datum values[3];
+    Oid types[3] = {UUIDOID, TIMESTAMPTZOID, TIMESTAMPTZOID};
+    values[0] = uuid_datum(k);
+    values[1] = TimestampTzGetDatum(expires_at);
+    values[2] = TimestampTzGetDatum(now);
+    if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "exactly_once: SPI_connect failed");
+    SPIPlanPtr plan = get_plan(&claim_plan, kClaimSql, 3, types);
+    const int rc = SPI_execute_plan(plan, values, nullptr, false, 0);
+    if (rc != SPI_OK_INSERT) elog(ERROR, "exactly_once: claim failed: %s", SPI_result_code_string(rc));
+    const bool claimed = SPI_processed > 0;
+    SPI_finish();
+    return claimed;
+}
+
+std::int64_t eo_ttl_from_text_or_raise(const char* fn, const char* text, std::size_t len) {
+    EoError err;
+    std::int64_t ms = 0;
+    if (!eo_guard(&err, [&] { ms = exactly_once::parse_duration(std::string_view(text, len), "ttl").count(); }))
+        eo_raise(fn, &err);
+    return ms;
+}
+
+std::uint64_t eo_purge_batch(int max_rows) {
+    Datum values[2];
+    Oid types[2] = {TIMESTAMPTZOID, INT8OID};
+    values[0] = TimestampTzGetDatum(GetCurrentTimestamp());
+    values[1] = Int64GetDatum(max_rows);
+    SPIPlanPtr plan = get_plan(&purge_plan, kPurgeSql, 2, types);
+    const int rc = SPI_execute_plan(plan, values, nullptr, false, 0);
+    if (rc != SPI_OK_DELETE) elog(ERROR, "exactly_once: purge failed: %s", SPI_result_code_string(rc));
+    return SPI_processed;
+}
+
+extern "C" {
+PG_FUNCTION_INFO_V1(eo_claim_once);
+PG_FUNCTION_INFO_V1(eo_claim_once_interval);
+PG_FUNCTION_INFO_V1(eo_claim_once_seconds);
+PG_FUNCTION_INFO_V1(eo_claim_once_text);
+PG_FUNCTION_INFO_V1(eo_is_claimed);
+PG_FUNCTION_INFO_V1(eo_release_claim);
+PG_FUNCTION_INFO_V1(eo_purge_expired);
+}
+
+// claim_once(scope, key): TTL from exactly_once.default_ttl (parsed when it was set).
+extern "C" Datum eo_claim_once(PG_FUNCTION_ARGS) {
+    const exactly_once::DedupKey dk = key_from_args("claim_once", fcinfo);
+    return claim_with_ttl_ms(&dk, eo_default_ttl_ms);
+}
+
+// claim_once(scope, key, ttl interval): calendar-aware (now + interval), must be > 0 and <= 100 years.
+extern "C" Datum eo_claim_once_interval(PG_FUNCTION_ARGS) {
+    const exactly_once::DedupKey dk = key_from_args("claim_once", fcinfo);
+    if (PG_ARGISNULL(2)) eo_raise_msg("claim_once", "22004", "ttl must not be NULL");
+    Interval* ttl = PG_GETARG_INTERVAL_P(2);
+    const TimestampTz now = GetCurrentTimestamp();
+    const TimestampTz expires = DatumGetTimestampTz(
+        DirectFunctionCall2(timestamptz_pl_interval, TimestampTzGetDatum(now), IntervalPGetDatum(ttl)));
+    if (expires <= now) eo_raise_msg("claim_once", "22023", "ttl must be positive");
+    if ((expires - now) / 1000 > kMaxTtlMs)
+        eo_raise_msg("claim_once", "22023", "ttl is too long (the maximum is 100 years)");
+    PG_RETURN_BOOL(eo_claim_exec(&dk, now, expires));
+}
+
+// claim_once(scope, key, ttl integer): seconds.
+extern "C" Datum eo_claim_once_seconds(PG_FUNCTION_ARGS) {
+    const exactly_once::DedupKey dk = key_from_args("claim_once", fcinfo);
+    if (PG_ARGISNULL(2)) eo_raise_msg("claim_once", "22004", "ttl must not be NULL");
+    const long long seconds = PG_GETARG_INT32(2);
+    EoError err;
+    std::int64_t ms = 0;
+    if (!eo_guard(&err, [&] { ms = exactly_once::duration_from_seconds(seconds, "ttl").count(); }))
+        eo_raise("claim_once", &err);
+    return claim_with_ttl_ms(&dk, ms);
+}
+
+// claim_once(scope, key, ttl text): '90s', '15m', '48h', '7d', '1h30m', '3600'.
+extern "C" Datum eo_claim_once_text(PG_FUNCTION_ARGS) {
+    const exactly_once::DedupKey dk = key_from_args("claim_once", fcinfo);
+    if (PG_ARGISNULL(2)) eo_raise_msg("claim_once", "22004", "ttl must not be NULL");
+    text* t = PG_GETARG_TEXT_PP(2);
+    const std::int64_t ms = eo_ttl_from_text_or_raise("claim_once", VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
+    return claim_with_ttl_ms(&dk, ms);
+}
+
+// is_claimed(scope, key): a live (unexpired) claim exists and is visible to this transaction.
+extern "C" Datum eo_is_claimed(PG_FUNCTION_ARGS) {
+    const exactly_once::DedupKey dk = key_from_args("is_claimed", fcinfo);
+    Datum values[2];
+    Oid types[2] = {UUIDOID, TIMESTAMPTZOID};
+    values[0] = uuid_datum(&dk);
+    values[1] = TimestampTzGetDatum(GetCurrentTimestamp());
+    if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "exactly_once: SPI_connect failed");
+    SPIPlanPtr plan = get_plan(&is_claimed_plan, kIsClaimedSql, 2, types);
+    const int rc = SPI_execute_plan(plan, values, nullptr, false, 1);
+    if (rc != SPI_OK_SELECT) elog(ERROR, "exactly_once: is_claimed failed: %s", SPI_result_code_string(rc));
+    const bool live = SPI_processed > 0;
+    SPI_finish();
+    PG_RETURN_BOOL(live);
+}
+
+// release_claim(scope, key): deletes the claim; true when a live claim was released.
+extern "C" Datum eo_release_claim(PG_FUNCTION_ARGS) {
+    const exactly_once::DedupKey dk = key_from_args("release_claim", fcinfo);
+    Datum values[2];
+    Oid types[2] = {UUIDOID, TIMESTAMPTZOID};
+    values[0] = uuid_datum(&dk);
+    values[1] = TimestampTzGetDatum(GetCurrentTimestamp());
+    if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "exactly_once: SPI_connect failed");
+    SPIPlanPtr plan = get_plan(&release_plan, kReleaseSql, 2, types);
+    const int rc = SPI_execute_plan(plan, values, nullptr, false, 0);
+    if (rc != SPI_OK_DELETE_RETURNING)
+        elog(ERROR, "exactly_once: release_claim failed: %s", SPI_result_code_string(rc));
+    bool live = false;
+    if (SPI_processed > 0) {
+        bool isnull = true;
+        const Datum d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+        live = !isnull && DatumGetBool(d);
+    }
+    SPI_finish();
+    PG_RETURN_BOOL(live);
+}
+
+// purge_expired(max_rows int default 10000) -> bigint: deletes at most max_rows expired claims
+// in one statement. Rows a concurrent claim is renewing are skipped (SKIP LOCKED), so purge
+// never waits for claims, and a claim waits for a purge at most one batch (one transaction).
+extern "C" Datum eo_purge_expired(PG_FUNCTION_ARGS) {
+    if (PG_ARGISNULL(0)) eo_raise_msg("purge_expired", "22004", "max_rows must not be NULL");
+    const int max_rows = PG_GETARG_INT32(0);
+    if (max_rows <= 0) eo_raise_msg("purge_expired", "22023", "max_rows must be positive");
+    if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "exactly_once: SPI_connect failed");
+    const std::uint64_t n = eo_purge_batch(max_rows);
+    SPI_finish();
+    PG_RETURN_INT64(static_cast<int64>(n));
+}

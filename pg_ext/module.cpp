@@ -1,0 +1,168 @@
+// Module entry: PG_MODULE_MAGIC, GUCs, the boundary helpers, dedup_key() and exactly_once_version().
+#include "pg_ext/pg_common.hpp"
+
+#include <climits>
+#include <cstdlib>
+
+extern "C" {
+#include "miscadmin.h"
+#include "postmaster/bgworker.h"
+#include "utils/builtins.h"
+#include "utils/memutils.h"
+#include "utils/guc.h"
+#include "utils/uuid.h"
+
+PG_MODULE_MAGIC;
+
+void _PG_init(void);
+
+int eo_max_key_bytes = static_cast<int>(exactly_once::kDefaultMaxKeyBytes);
+bool eo_logical_messages = false;
+int eo_purge_interval_s = 0;
+char* eo_purge_database = nullptr;
+int eo_purge_batch_size = 10000;
+int eo_outbox_key_locks = 64;
+bool eo_notify = true;
+static char* eo_default_ttl_string = nullptr;
+}
+
+std::int64_t eo_default_ttl_ms = std::chrono::duration_cast<std::chrono::milliseconds>(exactly_once::kDefaultTtl).count();
+
+// ---------------------------------------------------------------- boundary helpers
+
+void eo_set_error(EoError* err, const char* sqlstate, const char* message) noexcept {
+    std::size_t i = 0;
+    for (; i < 5 && sqlstate[i]; ++i) err->sqlstate[i] = sqlstate[i];
+    for (; i < 5; ++i) err->sqlstate[i] = '0';
+    err->sqlstate[5] = '\0';
+    std::size_t n = std::strlen(message);
+    if (n >= sizeof err->message) n = sizeof err->message - 1;
+    std::memcpy(err->message, message, n);
+    err->message[n] = '\0';
+}
+
+extern "C" void eo_raise_msg(const char* fn, const char* s, const char* message) {
+    ereport(ERROR, (errcode(MAKE_SQLSTATE(s[0], s[1], s[2], s[3], s[4])), errmsg("%s: %s", fn, message)));
+    pg_unreachable();
+}
+
+extern "C" void eo_raise(const char* fn, const EoError* err) { eo_raise_msg(fn, err->sqlstate, err->message); }
+
+// ---------------------------------------------------------------- GUC exactly_once.default_ttl
+
+// Check hook: parse once with the core (inside the guard), hand the milliseconds to the assign
+// hook through `extra` (malloc'd, as guc.c requires).
+static bool eo_check_default_ttl(char** newval, void** extra, GucSource) {
+    EoError err;
+    std::int64_t ms = 0;
+    const char* text = *newval ? *newval : "";
+    bool ok = eo_guard(&err, [&] {
+        ms = exactly_once::parse_duration(std::string_view(text, std::strlen(text)), "exactly_once.default_ttl").count();
+    });
+    if (!ok) {
+        GUC_check_errcode(ERRCODE_INVALID_PARAMETER_VALUE);
+        GUC_check_errdetail("%s", err.message);
+        return false;
+    }
+    auto* p = static_cast<std::int64_t*>(std::malloc(sizeof(std::int64_t)));
+    if (!p) return false;
+    *p = ms;
+    *extra = p;
+    return true;
+}
+
+static void eo_assign_default_ttl(const char*, void* extra) {
+    if (extra) eo_default_ttl_ms = *static_cast<std::int64_t*>(extra);
+}
+
+extern "C" void _PG_init(void) {
+    DefineCustomStringVariable("exactly_once.default_ttl",
+                               "TTL of claims made without an explicit ttl (e.g. '24h', '90s', '1h30m').", nullptr,
+                               &eo_default_ttl_string, "24h", PGC_USERSET, 0, eo_check_default_ttl,
+                               eo_assign_default_ttl, nullptr);
+    DefineCustomIntVariable("exactly_once.max_key_bytes", "Largest scope, topic or key accepted, in bytes.", nullptr,
+                            &eo_max_key_bytes, static_cast<int>(exactly_once::kDefaultMaxKeyBytes), 1,
+                            static_cast<int>(MaxAllocSize), PGC_USERSET, GUC_UNIT_BYTE, nullptr, nullptr, nullptr);
+    DefineCustomBoolVariable("exactly_once.logical_messages",
+                             "Also write every outbox event as a transactional logical decoding message "
+                             "(prefix 'exactly_once') for CDC readers such as Debezium.",
+                             nullptr, &eo_logical_messages, false, PGC_USERSET, 0, nullptr, nullptr, nullptr);
+    DefineCustomIntVariable("exactly_once.purge_interval",
+                            "Seconds between purges by the background worker; 0 disables it. The worker only "
+                            "exists when exactly_once is in shared_preload_libraries and this is > 0 at start.",
+                            nullptr, &eo_purge_interval_s, 0, 0, INT_MAX / 1000, PGC_SIGHUP, GUC_UNIT_S, nullptr,
+                            nullptr, nullptr);
+    DefineCustomStringVariable("exactly_once.purge_database", "Database the purge worker connects to (read when the worker starts).", nullptr,
+                               &eo_purge_database, "postgres", PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
+    DefineCustomIntVariable("exactly_once.purge_batch_size",
+                            "Rows deleted per purge transaction by the background worker.", nullptr,
+                            &eo_purge_batch_size, 10000, 1, INT_MAX, PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
+    DefineCustomIntVariable("exactly_once.outbox_key_locks",
+                            "Distinct (topic, key) locks one transaction takes in outbox_emit before it "
+                            "escalates to one exclusive lock per topic (bounds lock-table use of bulk emits).",
+                            nullptr, &eo_outbox_key_locks, 64, 1, 100000, PGC_USERSET, 0, nullptr, nullptr, nullptr);
+    DefineCustomBoolVariable("exactly_once.notify",
+                             "NOTIFY exactly_once_outbox when a transaction that emitted commits.", nullptr,
+                             &eo_notify, true, PGC_USERSET, 0, nullptr, nullptr, nullptr);
+    MarkGUCPrefixReserved("exactly_once");
+
+    if (process_shared_preload_libraries_in_progress && eo_purge_interval_s > 0) {
+        BackgroundWorker worker;
+        std::memset(&worker, 0, sizeof worker);
+        worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+        worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+        worker.bgw_restart_time = 10;
+        strlcpy(worker.bgw_library_name, "exactly_once", BGW_MAXLEN);
+        strlcpy(worker.bgw_function_name, "eo_purge_worker_main", BGW_MAXLEN);
+        strlcpy(worker.bgw_name, "exactly_once purge worker", BGW_MAXLEN);
+        strlcpy(worker.bgw_type, "exactly_once purge", BGW_MAXLEN);
+        RegisterBackgroundWorker(&worker);
+    }
+}
+
+// ---------------------------------------------------------------- key validation
+
+exactly_once::DedupKey eo_key_or_raise(const char* fn, const EoText* scope, const char* scope_arg, const EoText* key,
+                                       const char* key_arg) {
+    EoError err;
+    exactly_once::DedupKey dk;
+    const std::size_t max_bytes = static_cast<std::size_t>(eo_max_key_bytes);
+    if (!eo_guard(&err, [&] {
+            if (!scope) exactly_once::throw_null_argument(scope_arg);
+            if (!key) exactly_once::throw_null_argument(key_arg);
+            const std::string_view s(scope->data, scope->len), k(key->data, key->len);
+            exactly_once::validate_key_arg(s, scope_arg, max_bytes);
+            exactly_once::validate_key_arg(k, key_arg, max_bytes);
+            dk = exactly_once::compute_dedup_key(s, k);
+        }))
+        eo_raise(fn, &err);
+    return dk;
+}
+
+// ---------------------------------------------------------------- SQL functions
+
+extern "C" {
+PG_FUNCTION_INFO_V1(eo_dedup_key);
+PG_FUNCTION_INFO_V1(eo_version);
+}
+
+// dedup_key(scope text, key text) -> uuid. IMMUTABLE; NULL raises 22004 (not STRICT on purpose).
+extern "C" Datum eo_dedup_key(PG_FUNCTION_ARGS) {
+    EoText scope{}, key{};
+    const bool has_scope = !PG_ARGISNULL(0), has_key = !PG_ARGISNULL(1);
+    if (has_scope) {
+        text* t = PG_GETARG_TEXT_PP(0);
+        scope = EoText{VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t)};
+    }
+    if (has_key) {
+        text* t = PG_GETARG_TEXT_PP(1);
+        key = EoText{VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t)};
+    }
+    const exactly_once::DedupKey dk =
+        eo_key_or_raise("dedup_key", has_scope ? &scope : nullptr, "scope", has_key ? &key : nullptr, "key");
+    auto* u = static_cast<pg_uuid_t*>(palloc(sizeof(pg_uuid_t)));
+    std::memcpy(u->data, dk.bytes.data(), UUID_LEN);
+    PG_RETURN_UUID_P(u);
+}
+
+extern "C" Datum eo_version(PG_FUNCTION_ARGS) { PG_RETURN_TEXT_P(cstring_to_text(exactly_once::kVersion)); }

@@ -1,0 +1,114 @@
+// Shared declarations of the PostgreSQL front end.
+//
+// The C++ boundary (DESIGN §5), as in pg_duckdb:
+//  * Every call into the core happens inside eo_guard(), which is noexcept and catches every
+//    C++ exception, copying kind and message into a plain EoError (fixed-size char buffers).
+//  * ereport(ERROR) (a longjmp) is only raised by eo_raise() and by PostgreSQL itself in
+//    frames that hold no live C++ object with a destructor: entry points keep only POD
+//    locals (pointers, integers, EoError, DedupKey/Uuid which are std::array of bytes).
+//  * SPI and other PostgreSQL calls that may longjmp are never made inside eo_guard().
+#pragma once
+
+// C++ and core headers first: PostgreSQL's port.h #defines printf/snprintf/... which would
+// break the standard library headers if they came later.
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <exception>
+#include <new>
+#include <string_view>
+#include <type_traits>
+
+#include "core/dedup_key.hpp"
+#include "core/duration.hpp"
+#include "core/errors.hpp"
+#include "core/expiry.hpp"
+#include "core/uuid7.hpp"
+#include "core/validate.hpp"
+#include "core/version.hpp"
+
+extern "C" {
+#include "postgres.h"
+
+#include "fmgr.h"
+#include "utils/timestamp.h"
+}
+
+// ---------------------------------------------------------------- errors across the boundary
+
+struct EoError {
+    char sqlstate[6];
+    char message[1000];
+};
+static_assert(std::is_trivially_destructible_v<EoError>);
+static_assert(std::is_trivially_destructible_v<exactly_once::DedupKey>);
+static_assert(std::is_trivially_destructible_v<exactly_once::Uuid>);
+
+void eo_set_error(EoError* err, const char* sqlstate, const char* message) noexcept;
+
+// Runs f (which may call the core and throw); returns false with *err filled on any exception.
+template <class F>
+inline bool eo_guard(EoError* err, F&& f) noexcept {
+    try {
+        f();
+        return true;
+    } catch (const exactly_once::Error& e) {
+        eo_set_error(err, exactly_once::sqlstate_of(e.kind()), e.what());
+    } catch (const std::bad_alloc&) {
+        eo_set_error(err, "53200", "out of memory");
+    } catch (const std::exception& e) {
+        eo_set_error(err, "XX000", e.what());
+    } catch (...) {
+        eo_set_error(err, "XX000", "unexpected C++ exception");
+    }
+    return false;
+}
+
+// ereport(ERROR) with err's SQLSTATE and "fn: message". Call only from frames without live
+// C++ objects (see above).
+extern "C" pg_attribute_noreturn() void eo_raise(const char* fn, const EoError* err);
+// Same for errors detected on the PostgreSQL side (no exception involved).
+extern "C" pg_attribute_noreturn() void eo_raise_msg(const char* fn, const char* sqlstate, const char* message);
+
+// ---------------------------------------------------------------- GUCs (module.cpp)
+
+extern "C" {
+extern int eo_max_key_bytes;          // exactly_once.max_key_bytes
+extern bool eo_logical_messages;      // exactly_once.logical_messages
+extern int eo_purge_interval_s;       // exactly_once.purge_interval (seconds, 0 = off)
+extern char* eo_purge_database;       // exactly_once.purge_database
+extern int eo_purge_batch_size;       // exactly_once.purge_batch_size
+extern int eo_outbox_key_locks;       // exactly_once.outbox_key_locks
+extern bool eo_notify;                // exactly_once.notify
+}
+// exactly_once.default_ttl, parsed once by the GUC check hook.
+extern std::int64_t eo_default_ttl_ms;
+
+// ---------------------------------------------------------------- helpers
+
+struct EoText {
+    const char* data;
+    std::size_t len;
+};
+
+// Validated dedup key of (scope, key); raises a named ERROR on NULL/empty/oversized input.
+// scope/key == nullptr means SQL NULL.
+exactly_once::DedupKey eo_key_or_raise(const char* fn, const EoText* scope, const char* scope_arg,
+                                       const EoText* key, const char* key_arg);
+
+// Claim internals shared by claim_once and the dedup trigger. ttl_ms > 0.
+bool eo_claim_exec(const exactly_once::DedupKey* k, TimestampTz now, TimestampTz expires_at);
+std::int64_t eo_ttl_from_text_or_raise(const char* fn, const char* text, std::size_t len);
+
+// Outbox internals shared by outbox_emit and the outbox trigger. lock_key comes from
+// eo_key_or_raise(topic, key) (which validated both); payload/headers are jsonb datums.
+Datum eo_emit(const char* fn, const exactly_once::DedupKey* lock_key, const EoText* topic, const EoText* key,
+              Datum payload, bool has_headers, Datum headers);
+
+// Purge one batch (used by purge_expired and the background worker). Inside SPI.
+std::uint64_t eo_purge_batch(int max_rows);
+
+inline constexpr std::int64_t kUnixEpochToPgEpochMs =
+    static_cast<std::int64_t>(POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY * 1000;
+
+inline exactly_once::UnixMillis eo_unix_ms(TimestampTz ts) { return ts / 1000 + kUnixEpochToPgEpochMs; }

@@ -1,0 +1,111 @@
+-- exactly_once 0.1.0: full install script.
+-- Upgrades ship as exactly_once--<old>--<new>.sql next to this file (CMake installs every
+-- sql/exactly_once--*.sql) and run with ALTER EXTENSION exactly_once UPDATE.
+
+\echo Use "CREATE EXTENSION exactly_once" to load this file. \quit
+
+-- ------------------------------------------------------------------ state (schema exactly_once)
+-- Not usable by PUBLIC: the schema grants nothing, the tables grant nothing. Roles other than
+-- the owner that call the functions need (see README, "PostgreSQL: privileges"):
+--   GRANT USAGE ON SCHEMA exactly_once TO app;
+--   GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA exactly_once TO app;
+--   GRANT USAGE ON ALL SEQUENCES IN SCHEMA exactly_once TO app;
+CREATE SCHEMA exactly_once;
+REVOKE ALL ON SCHEMA exactly_once FROM PUBLIC;
+
+-- One row per live (or expired, not yet purged) claim. k = dedup_key(scope, key).
+CREATE TABLE exactly_once.claims (
+    k          uuid        PRIMARY KEY,
+    expires_at timestamptz NOT NULL
+);
+-- BRIN: nearly free to maintain on the insert path (expires_at grows with insertion order
+-- when TTLs are alike) and lets purge_expired skip page ranges that hold only live claims.
+CREATE INDEX claims_expires_at_brin ON exactly_once.claims USING brin (expires_at);
+REVOKE ALL ON exactly_once.claims FROM PUBLIC;
+
+-- The transactional outbox. Relays read rows WHERE delivered_at IS NULL ORDER BY seq (never
+-- "seq > last seen"): per (topic, key) seq order is commit order (outbox_emit serialises
+-- same-key emitters with a transaction-level lock taken before the seq is drawn).
+CREATE TABLE exactly_once.outbox (
+    id              uuid        PRIMARY KEY,              -- UUIDv7 event id
+    seq             bigint      GENERATED ALWAYS AS IDENTITY,
+    topic           text        NOT NULL,
+    key             text        NOT NULL,
+    payload         jsonb       NOT NULL,
+    headers         jsonb,
+    created_at      timestamptz NOT NULL,
+    -- relay bookkeeping (capability 4)
+    attempts        integer     NOT NULL DEFAULT 0,
+    next_attempt_at timestamptz,
+    lease_owner     text,
+    lease_until     timestamptz,
+    delivered_at    timestamptz,
+    last_error      text
+);
+CREATE INDEX outbox_pending ON exactly_once.outbox (seq) WHERE delivered_at IS NULL;
+REVOKE ALL ON exactly_once.outbox FROM PUBLIC;
+
+-- pg_dump keeps the state (claims and undelivered events are data, not configuration).
+SELECT pg_catalog.pg_extension_config_dump('exactly_once.claims', '');
+SELECT pg_catalog.pg_extension_config_dump('exactly_once.outbox', '');
+SELECT pg_catalog.pg_extension_config_dump('exactly_once.outbox_seq_seq', '');
+
+-- ------------------------------------------------------------------ functions (@extschema@)
+-- All are C functions; their SQL is schema-qualified with OPERATOR(pg_catalog.x), and each
+-- also pins search_path. SECURITY INVOKER: callers need the grants above.
+
+CREATE FUNCTION exactly_once_version() RETURNS text
+    AS 'MODULE_PATHNAME', 'eo_version'
+    LANGUAGE C IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp;
+
+-- Not STRICT: NULL arguments raise 22004 instead of returning NULL.
+CREATE FUNCTION dedup_key(scope text, key text) RETURNS uuid
+    AS 'MODULE_PATHNAME', 'eo_dedup_key'
+    LANGUAGE C IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp;
+
+CREATE FUNCTION claim_once(scope text, key text) RETURNS boolean
+    AS 'MODULE_PATHNAME', 'eo_claim_once'
+    LANGUAGE C VOLATILE PARALLEL UNSAFE SET search_path = pg_catalog, pg_temp;
+CREATE FUNCTION claim_once(scope text, key text, ttl interval) RETURNS boolean
+    AS 'MODULE_PATHNAME', 'eo_claim_once_interval'
+    LANGUAGE C VOLATILE PARALLEL UNSAFE SET search_path = pg_catalog, pg_temp;
+CREATE FUNCTION claim_once(scope text, key text, ttl integer) RETURNS boolean
+    AS 'MODULE_PATHNAME', 'eo_claim_once_seconds'
+    LANGUAGE C VOLATILE PARALLEL UNSAFE SET search_path = pg_catalog, pg_temp;
+CREATE FUNCTION claim_once(scope text, key text, ttl text) RETURNS boolean
+    AS 'MODULE_PATHNAME', 'eo_claim_once_text'
+    LANGUAGE C VOLATILE PARALLEL UNSAFE SET search_path = pg_catalog, pg_temp;
+
+CREATE FUNCTION is_claimed(scope text, key text) RETURNS boolean
+    AS 'MODULE_PATHNAME', 'eo_is_claimed'
+    LANGUAGE C VOLATILE PARALLEL RESTRICTED SET search_path = pg_catalog, pg_temp;
+
+CREATE FUNCTION release_claim(scope text, key text) RETURNS boolean
+    AS 'MODULE_PATHNAME', 'eo_release_claim'
+    LANGUAGE C VOLATILE PARALLEL UNSAFE SET search_path = pg_catalog, pg_temp;
+
+CREATE FUNCTION purge_expired(max_rows integer DEFAULT 10000) RETURNS bigint
+    AS 'MODULE_PATHNAME', 'eo_purge_expired'
+    LANGUAGE C VOLATILE PARALLEL UNSAFE SET search_path = pg_catalog, pg_temp;
+
+CREATE FUNCTION outbox_emit(topic text, key text, payload jsonb) RETURNS uuid
+    AS 'MODULE_PATHNAME', 'eo_outbox_emit_jsonb'
+    LANGUAGE C VOLATILE PARALLEL UNSAFE SET search_path = pg_catalog, pg_temp;
+CREATE FUNCTION outbox_emit(topic text, key text, payload jsonb, headers jsonb) RETURNS uuid
+    AS 'MODULE_PATHNAME', 'eo_outbox_emit_jsonb'
+    LANGUAGE C VOLATILE PARALLEL UNSAFE SET search_path = pg_catalog, pg_temp;
+CREATE FUNCTION outbox_emit(topic text, key text, payload text) RETURNS uuid
+    AS 'MODULE_PATHNAME', 'eo_outbox_emit_text'
+    LANGUAGE C VOLATILE PARALLEL UNSAFE SET search_path = pg_catalog, pg_temp;
+CREATE FUNCTION outbox_emit(topic text, key text, payload text, headers jsonb) RETURNS uuid
+    AS 'MODULE_PATHNAME', 'eo_outbox_emit_text'
+    LANGUAGE C VOLATILE PARALLEL UNSAFE SET search_path = pg_catalog, pg_temp;
+
+-- Trigger helpers: exactly_once_dedup_trigger(scope, column [, ttl]) for BEFORE INSERT ... FOR
+-- EACH ROW; exactly_once_outbox_trigger(topic, key_column) for AFTER INSERT OR UPDATE ... FOR EACH ROW.
+CREATE FUNCTION exactly_once_dedup_trigger() RETURNS trigger
+    AS 'MODULE_PATHNAME', 'eo_dedup_trigger'
+    LANGUAGE C VOLATILE SET search_path = pg_catalog, pg_temp;
+CREATE FUNCTION exactly_once_outbox_trigger() RETURNS trigger
+    AS 'MODULE_PATHNAME', 'eo_outbox_trigger'
+    LANGUAGE C VOLATILE SET search_path = pg_catalog, pg_temp;

@@ -1,0 +1,414 @@
+#!/usr/bin/env python3
+"""Throwaway PostgreSQL clusters for the exactly_once tests (run by ctest, see CMakeLists.txt).
+
+  pg_harness.py install   --build B                     cmake --install B --component postgres
+  pg_harness.py start     --dir D [--set k=v ...]         initdb + start (Unix socket in D/sock, free port)
+  pg_harness.py stop      --dir D                         stop, fail if the log shows a crash, remove D
+  pg_harness.py regress   --dir D --inputdir I --out O T...   pg_regress against the running cluster
+  pg_harness.py isolation --dir D --inputdir I --out O S...   pg_isolation_regress
+  pg_harness.py vectors   --dir D --vectors F             dedup_key() against the shared test vectors
+  pg_harness.py upgrade   --dir D --sqldir S              ALTER EXTENSION ... UPDATE through a step script
+  pg_harness.py dumprestore --dir D                       pg_dump/restore keeps claims, events, outbox seq
+  pg_harness.py bgworker  --dir D                         purge worker on a cluster with shared_preload_libraries
+
+When run as root the server runs as the OS user `postgres` (initdb refuses root); the data
+directory lives in the build tree and is removed afterwards.
+"""
+import argparse
+import tempfile
+import os
+import pwd
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+
+PG_CONFIG = os.environ.get("PG_CONFIG", "pg_config")
+
+
+def pg_config(flag):
+    return subprocess.check_output([PG_CONFIG, flag], text=True).strip()
+
+
+BINDIR = pg_config("--bindir")
+PGXS = os.path.dirname(pg_config("--pgxs"))  # .../lib/pgxs/src/makefiles
+PG_REGRESS = os.path.join(PGXS, "..", "test", "regress", "pg_regress")
+PG_ISOLATION_REGRESS = os.path.join(PGXS, "..", "test", "isolation", "pg_isolation_regress")
+SUPERUSER = "postgres"
+
+
+def die(msg):
+    print(f"pg_harness: {msg}", file=sys.stderr)
+    sys.exit(1)
+
+
+def server_user():
+    """(uid, gid) to run the server as, or None to run as ourselves."""
+    if os.geteuid() != 0:
+        return None
+    try:
+        pw = pwd.getpwnam("postgres")
+    except KeyError:
+        die("running as root but there is no OS user 'postgres' to run the server as "
+            "(install postgresql-15 or create the user)")
+    return pw.pw_uid, pw.pw_gid
+
+
+def as_server_user():
+    ids = server_user()
+    if ids is None:
+        return None
+
+    def demote():
+        os.setgid(ids[1])
+        os.setgroups([])
+        os.setuid(ids[0])
+    return demote
+
+
+def chown_tree(path):
+    ids = server_user()
+    if ids is None:
+        return
+    for root, dirs, files in os.walk(path):
+        os.chown(root, *ids)
+        for f in files:
+            os.chown(os.path.join(root, f), *ids)
+
+
+def run(cmd, server=False, check=True, **kw):
+    print("+ " + " ".join(cmd), flush=True)
+    return subprocess.run(cmd, preexec_fn=as_server_user() if server else None, check=check, **kw)
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def paths(d):
+    d = os.path.abspath(d)
+    p = {"dir": d, "data": os.path.join(d, "data"), "sock": os.path.join(d, "sock"),
+         "log": os.path.join(d, "server.log"), "port": os.path.join(d, "port"),
+         "sockfile": os.path.join(d, "sockdir")}
+    # Unix socket paths are limited to ~107 bytes: deep build trees use a short temp dir.
+    if os.path.exists(p["sockfile"]):
+        with open(p["sockfile"]) as f:
+            p["sock"] = f.read().strip()
+    # A build tree the server's OS user cannot reach (e.g. under /root): data dir in /tmp.
+    p["datafile"] = os.path.join(d, "datadir")
+    if os.path.exists(p["datafile"]):
+        with open(p["datafile"]) as f:
+            p["data"] = f.read().strip()
+        p["log"] = os.path.join(os.path.dirname(p["data"]), "server.log")
+    return p
+
+
+def reachable_by_others(path):
+    """True when every ancestor of path can be traversed by other users (o+x)."""
+    path = os.path.abspath(path)
+    while True:
+        if not os.stat(path).st_mode & 0o001:
+            return False
+        parent = os.path.dirname(path)
+        if parent == path:
+            return True
+        path = parent
+
+
+def conn_env(d):
+    p = paths(d)
+    with open(p["port"]) as f:
+        port = f.read().strip()
+    env = dict(os.environ, PGHOST=p["sock"], PGPORT=port, PGUSER=SUPERUSER, PGDATABASE="postgres")
+    env.pop("PGPASSWORD", None)
+    return env, p["sock"], port
+
+
+def psql(d, sql, db="postgres", check=True):
+    env, _, _ = conn_env(d)
+    r = subprocess.run([os.path.join(BINDIR, "psql"), "-X", "-v", "ON_ERROR_STOP=1", "-At", "-d", db, "-c", sql],
+                       env=env, text=True, capture_output=True)
+    if check and r.returncode != 0:
+        die(f"psql failed ({sql[:200]}):\n{r.stderr}")
+    return r
+
+
+# ------------------------------------------------------------------------------------------ commands
+
+def cmd_install(a):
+    libdir, extdir = pg_config("--pkglibdir"), os.path.join(pg_config("--sharedir"), "extension")
+    if all(os.access(t, os.W_OK) for t in (libdir, extdir)):
+        run(["cmake", "--install", a.build, "--component", "postgres"])
+        return
+    # Not allowed to write there: fine if an identical build was installed already (sudo).
+    built = [(os.path.join(a.build, "pg_ext", "exactly_once.so"), os.path.join(libdir, "exactly_once.so")),
+             (os.path.join(a.build, "pg_ext", "exactly_once.control"), os.path.join(extdir, "exactly_once.control"))]
+    same = all(os.path.exists(i) and open(b, "rb").read() == open(i, "rb").read() for b, i in built)
+    if not same:
+        die(f"cannot write to {libdir} or {extdir}, and the installed extension differs from this build: "
+            f"run `sudo cmake --install {a.build} --component postgres` (or run ctest as root)")
+    print("pg_harness: no write access to PostgreSQL's directories, but this build is already installed")
+
+
+def start_cluster(d, settings):
+    p = paths(d)
+    if os.path.exists(p["dir"]):
+        stop_cluster(d, remove=True, check_log=False)
+    os.makedirs(p["dir"])
+    unreachable = server_user() is not None and not reachable_by_others(p["dir"])
+    if unreachable or len(p["sock"]) + len("/.s.PGSQL.65535") > 100:
+        p["sock"] = tempfile.mkdtemp(prefix="eo_pg_")
+    else:
+        os.makedirs(p["sock"])
+    with open(p["sockfile"], "w") as f:
+        f.write(p["sock"])
+    if unreachable:
+        p["data"] = os.path.join(tempfile.mkdtemp(prefix="eo_pgdata_"), "data")
+        p["log"] = os.path.join(os.path.dirname(p["data"]), "server.log")
+        with open(p["datafile"], "w") as f:
+            f.write(p["data"])
+        chown_tree(os.path.dirname(p["data"]))
+    chown_tree(p["dir"])
+    chown_tree(p["sock"])
+    os.chmod(p["sock"], 0o700)
+    run([os.path.join(BINDIR, "initdb"), "-D", p["data"], "-U", SUPERUSER, "--auth=trust",
+         "--encoding=UTF8", "--locale=C", "--no-sync"], server=True, stdout=subprocess.DEVNULL)
+    port = free_port()
+    conf = {
+        "listen_addresses": "''",
+        "port": str(port),
+        "unix_socket_directories": f"'{p['sock']}'",
+        "fsync": "off",
+        "synchronous_commit": "off",
+        "full_page_writes": "off",
+        "shared_buffers": "64MB",
+        "max_connections": "40",
+        "wal_level": "logical",
+        "max_replication_slots": "4",
+        "max_wal_senders": "4",
+        "log_line_prefix": "'%m [%p] %d '",
+        "log_min_messages": "log",
+    }
+    for s in settings:
+        k, _, v = s.partition("=")
+        conf[k] = v
+    with open(os.path.join(p["data"], "postgresql.auto.conf"), "a") as f:
+        for k, v in conf.items():
+            f.write(f"{k} = {v}\n")
+    with open(p["port"], "w") as f:
+        f.write(str(port))
+    chown_tree(p["dir"])
+    run([os.path.join(BINDIR, "pg_ctl"), "-D", p["data"], "-l", p["log"], "-w", "-t", "60", "start"], server=True,
+        stdout=subprocess.DEVNULL)
+    print(f"pg_harness: cluster up in {p['dir']} (socket {p['sock']}, port {port})")
+
+
+def crash_lines(d):
+    p = paths(d)
+    if not os.path.exists(p["log"]):
+        return []
+    bad = re.compile(r"terminated by signal|was terminated by exception|server process .* exited with exit code [^01]|"
+                     r"PANIC:|TRAP:|ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtime error:")
+    with open(p["log"], errors="replace") as f:
+        return [line.rstrip() for line in f if bad.search(line)]
+
+
+def stop_cluster(d, remove=True, check_log=True):
+    p = paths(d)
+    crashes = crash_lines(d) if check_log else []
+    if os.path.exists(os.path.join(p["data"], "postmaster.pid")):
+        run([os.path.join(BINDIR, "pg_ctl"), "-D", p["data"], "-m", "fast", "-w", "stop"], server=True, check=False,
+            stdout=subprocess.DEVNULL)
+    if crashes:
+        print("pg_harness: the server log shows a crash:\n  " + "\n  ".join(crashes), file=sys.stderr)
+        # keep the directory for inspection
+        return False
+    if remove and os.path.exists(p["dir"]):
+        if not p["sock"].startswith(p["dir"]) and os.path.isdir(p["sock"]):
+            shutil.rmtree(p["sock"], ignore_errors=True)
+        if not p["data"].startswith(p["dir"]):
+            shutil.rmtree(os.path.dirname(p["data"]), ignore_errors=True)
+        shutil.rmtree(p["dir"])
+    return True
+
+
+def cmd_start(a):
+    start_cluster(a.dir, a.set or [])
+
+
+def cmd_stop(a):
+    if not stop_cluster(a.dir):
+        sys.exit(1)
+
+
+def cmd_regress(a):
+    _, host, port = conn_env(a.dir)
+    os.makedirs(a.out, exist_ok=True)
+    r = run([PG_REGRESS, f"--host={host}", f"--port={port}", f"--user={SUPERUSER}", f"--inputdir={a.inputdir}",
+             f"--outputdir={a.out}", f"--bindir={BINDIR}", "--dbname=eo_regress"] + a.tests, check=False)
+    if r.returncode != 0:
+        diffs = os.path.join(a.out, "regression.diffs")
+        if os.path.exists(diffs):
+            print(open(diffs, errors="replace").read())
+    sys.exit(r.returncode)
+
+
+def cmd_isolation(a):
+    _, host, port = conn_env(a.dir)
+    os.makedirs(a.out, exist_ok=True)
+    r = run([PG_ISOLATION_REGRESS, f"--host={host}", f"--port={port}", f"--user={SUPERUSER}",
+             f"--inputdir={a.inputdir}", f"--outputdir={a.out}", f"--bindir={BINDIR}", "--dbname=eo_isolation",
+             "--load-extension=exactly_once"] + a.specs, check=False)
+    if r.returncode != 0:
+        diffs = os.path.join(a.out, "regression.diffs")
+        if os.path.exists(diffs):
+            print(open(diffs, errors="replace").read())
+    sys.exit(r.returncode)
+
+
+def cmd_vectors(a):
+    if not os.path.exists(a.vectors):
+        die(f"test vectors not found: {a.vectors}")
+    rows, skipped = [], 0
+    with open(a.vectors) as f:
+        for line in f:
+            line = line.rstrip("\n")
+            if not line or line.startswith("#"):
+                continue
+            scope_hex, key_hex, want = line.split("\t")
+            if "00" in [scope_hex[i:i + 2] for i in range(0, len(scope_hex), 2)] + \
+                    [key_hex[i:i + 2] for i in range(0, len(key_hex), 2)]:
+                skipped += 1  # PostgreSQL text cannot hold NUL bytes
+                continue
+            rows.append((scope_hex, key_hex, want.lower()))
+    if not rows:
+        die("no usable test vectors")
+    # SQL_ASCII: text holds the raw bytes of every vector, valid UTF-8 or not.
+    psql(a.dir, "DROP DATABASE IF EXISTS eo_vectors")
+    psql(a.dir, "CREATE DATABASE eo_vectors ENCODING 'SQL_ASCII' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0")
+    psql(a.dir, "CREATE EXTENSION exactly_once", db="eo_vectors")
+    values = ",\n".join(f"('{s}', '{k}', '{w}')" for s, k, w in rows)
+    sql = f"""
+      SELECT v.s, v.k, v.want, replace(dedup_key(convert_from(decode(v.s, 'hex'), 'SQL_ASCII'),
+                                               convert_from(decode(v.k, 'hex'), 'SQL_ASCII'))::text, '-', '') AS got
+        FROM (VALUES {values}) AS v(s, k, want)"""
+    out = psql(a.dir, sql, db="eo_vectors").stdout.strip().splitlines()
+    bad = [r for r in out if r.split("|")[2] != r.split("|")[3]]
+    psql(a.dir, "DROP DATABASE eo_vectors")
+    print(f"pg_harness: {len(out)} vectors checked, {skipped} skipped (NUL bytes), {len(bad)} mismatches")
+    for r in bad:
+        print("  MISMATCH scope_hex|key_hex|want|got: " + r[:300])
+    if bad or len(out) != len(rows):
+        sys.exit(1)
+
+
+def cmd_upgrade(a):
+    """Proves the step-script mechanism: install a throwaway 0.1.0 -> <ver>-upgradetest step,
+    ALTER EXTENSION UPDATE through it, check the new object exists and state survived."""
+    extdir = os.path.join(pg_config("--sharedir"), "extension")
+    cur = psql(a.dir, "SELECT default_version FROM pg_available_extensions WHERE name = 'exactly_once'").stdout.strip()
+    if not cur:
+        die("exactly_once is not installed")
+    nxt = cur + "-upgradetest"
+    step = os.path.join(extdir, f"exactly_once--{cur}--{nxt}.sql")
+    with open(step, "w") as f:
+        f.write("-- written by pg_harness.py upgrade; removed afterwards\n"
+                "\\echo Use \"ALTER EXTENSION exactly_once UPDATE\" to load this file. \\quit\n"
+                "CREATE FUNCTION exactly_once_upgrade_probe() RETURNS text LANGUAGE sql IMMUTABLE\n"
+                "    SET search_path = pg_catalog, pg_temp AS $$ SELECT 'upgraded' $$;\n")
+    try:
+        psql(a.dir, "DROP DATABASE IF EXISTS eo_upgrade")
+        psql(a.dir, "CREATE DATABASE eo_upgrade")
+        psql(a.dir, f"CREATE EXTENSION exactly_once VERSION '{cur}'", db="eo_upgrade")
+        psql(a.dir, "SELECT claim_once('s', 'before-upgrade')", db="eo_upgrade")
+        psql(a.dir, f"ALTER EXTENSION exactly_once UPDATE TO '{nxt}'", db="eo_upgrade")
+        got = psql(a.dir, "SELECT extversion FROM pg_extension WHERE extname = 'exactly_once'", db="eo_upgrade").stdout.strip()
+        probe = psql(a.dir, "SELECT exactly_once_upgrade_probe()", db="eo_upgrade").stdout.strip()
+        still = psql(a.dir, "SELECT claim_once('s', 'before-upgrade')", db="eo_upgrade").stdout.strip()
+        print(f"pg_harness: extversion {cur} -> {got}; probe={probe}; re-claim after upgrade={still}")
+        if got != nxt or probe != "upgraded" or still != "f":
+            die("upgrade check failed")
+        psql(a.dir, "DROP DATABASE eo_upgrade")
+    finally:
+        os.unlink(step)
+
+
+def cmd_dumprestore(a):
+    """pg_dump keeps claims, events and the outbox seq (pg_extension_config_dump)."""
+    env, _, _ = conn_env(a.dir)
+    for db in ("eo_dump_src", "eo_dump_dst"):
+        psql(a.dir, f"DROP DATABASE IF EXISTS {db}")
+        psql(a.dir, f"CREATE DATABASE {db}")
+    psql(a.dir, "CREATE EXTENSION exactly_once", db="eo_dump_src")
+    psql(a.dir, "SELECT claim_once('dump', 'k1'), outbox_emit('t', 'k', '{\"n\": 1}'), outbox_emit('t', 'k', '{\"n\": 2}')",
+         db="eo_dump_src")
+    dump = subprocess.run([os.path.join(BINDIR, "pg_dump"), "-d", "eo_dump_src"], env=env, text=True,
+                          capture_output=True, check=True).stdout
+    r = subprocess.run([os.path.join(BINDIR, "psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", "eo_dump_dst"],
+                       input=dump, env=env, text=True, capture_output=True)
+    if r.returncode != 0:
+        die(f"restore failed:\n{r.stderr}")
+    claimed = psql(a.dir, "SELECT claim_once('dump', 'k1')", db="eo_dump_dst").stdout.strip()
+    psql(a.dir, "SELECT outbox_emit('t', 'k', '{\"n\": 3}')", db="eo_dump_dst")
+    order = psql(a.dir, "SELECT string_agg(payload->>'n', ',' ORDER BY seq) || '|' || count(DISTINCT seq) "
+                        "FROM exactly_once.outbox", db="eo_dump_dst").stdout.strip()
+    print(f"pg_harness: after restore: re-claim={claimed}, events in seq order={order}")
+    for db in ("eo_dump_src", "eo_dump_dst"):
+        psql(a.dir, f"DROP DATABASE {db}")
+    if claimed != "f" or order != "1,2,3|3":
+        die("dump/restore check failed")
+
+
+def cmd_bgworker(a):
+    start_cluster(a.dir, ["shared_preload_libraries='exactly_once'", "exactly_once.purge_interval='1s'",
+                          "exactly_once.purge_database='postgres'", "exactly_once.purge_batch_size=100"])
+    ok = False
+    try:
+        psql(a.dir, "CREATE EXTENSION exactly_once")
+        # 250 expired claims (several batches) and one live claim.
+        psql(a.dir, "INSERT INTO exactly_once.claims SELECT dedup_key('bg', g::text), clock_timestamp() - interval '1 minute' "
+                    "FROM generate_series(1, 250) g")
+        psql(a.dir, "SELECT claim_once('bg', 'live', interval '1 hour')")
+        workers = psql(a.dir, "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'exactly_once purge'").stdout.strip()
+        print(f"pg_harness: purge workers running: {workers}")
+        deadline = time.time() + 30
+        left = None
+        while time.time() < deadline:
+            left = psql(a.dir, "SELECT count(*) FROM exactly_once.claims").stdout.strip()
+            if left == "1":
+                break
+            time.sleep(0.3)
+        live = psql(a.dir, "SELECT is_claimed('bg', 'live')").stdout.strip()
+        print(f"pg_harness: claims left after purge: {left}; live claim kept: {live}")
+        ok = workers == "1" and left == "1" and live == "t"
+    finally:
+        if not stop_cluster(a.dir):
+            ok = False
+    if not ok:
+        die("background purge worker test failed")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    s = sub.add_parser("install"); s.add_argument("--build", required=True)
+    s = sub.add_parser("start"); s.add_argument("--dir", required=True); s.add_argument("--set", action="append")
+    s = sub.add_parser("stop"); s.add_argument("--dir", required=True)
+    s = sub.add_parser("regress"); s.add_argument("--dir", required=True); s.add_argument("--inputdir", required=True)
+    s.add_argument("--out", required=True); s.add_argument("tests", nargs="+")
+    s = sub.add_parser("isolation"); s.add_argument("--dir", required=True); s.add_argument("--inputdir", required=True)
+    s.add_argument("--out", required=True); s.add_argument("specs", nargs="+")
+    s = sub.add_parser("vectors"); s.add_argument("--dir", required=True); s.add_argument("--vectors", required=True)
+    s = sub.add_parser("upgrade"); s.add_argument("--dir", required=True)
+    s = sub.add_parser("dumprestore"); s.add_argument("--dir", required=True)
+    s = sub.add_parser("bgworker"); s.add_argument("--dir", required=True)
+    a = ap.parse_args()
+    globals()["cmd_" + a.cmd](a)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,69 @@
+-- outbox_emit: UUIDv7 ids, one row per call in the caller's transaction, seq order.
+SELECT outbox_emit('payment-events', 'acct-7', '{"paid": 100}'::jsonb) AS id \gset
+SELECT substr(:'id', 15, 1) AS uuid_version, substr(:'id', 20, 1) IN ('8', '9', 'a', 'b') AS rfc_variant;
+SELECT topic, key, payload, headers, seq > 0 AS has_seq, attempts, delivered_at IS NULL AS pending,
+       created_at <= clock_timestamp() AS created_ok
+  FROM exactly_once.outbox WHERE id = :'id';
+
+-- overloads: jsonb + headers, text payload (validated), text payload + headers; any JSON value
+SELECT outbox_emit('payment-events', 'acct-7', '{"paid": 200}'::jsonb, '{"trace": "t-1"}'::jsonb) IS NOT NULL,
+       outbox_emit('payment-events', 'acct-7', '{"paid": 300}') IS NOT NULL,
+       outbox_emit('payment-events', 'acct-7', '[1, "two", null]', '{"content-type": "application/json"}') IS NOT NULL,
+       outbox_emit('payment-events', 'acct-8', '"just a string"') IS NOT NULL,
+       outbox_emit('payment-events', 'acct-8', '42'::jsonb) IS NOT NULL,
+       outbox_emit('payment-events', 'acct-8', 'null'::jsonb) IS NOT NULL;
+SELECT key, payload, headers FROM exactly_once.outbox ORDER BY seq;
+-- ids increase with seq within a session (UUIDv7 monotonic per backend)
+SELECT bool_and(id > prev) AS ids_increase
+  FROM (SELECT id, lag(id) OVER (ORDER BY seq) AS prev FROM exactly_once.outbox) s WHERE prev IS NOT NULL;
+SELECT count(DISTINCT id) = count(*) AS ids_unique FROM exactly_once.outbox;
+
+-- rollback: the event never existed
+BEGIN;
+SELECT outbox_emit('payment-events', 'acct-9', '{"paid": 1}') IS NOT NULL;
+ROLLBACK;
+SELECT count(*) AS rolled_back_events FROM exactly_once.outbox WHERE key = 'acct-9';
+
+-- the payment scenario: claim, business write and event commit together
+CREATE TABLE accounts (id int PRIMARY KEY, balance int);
+INSERT INTO accounts VALUES (7, 1000);
+CREATE FUNCTION pay(p_id text, amount int) RETURNS boolean LANGUAGE plpgsql AS $$
+BEGIN
+    IF NOT claim_once('payments', p_id, interval '48 hours') THEN
+        RETURN false;
+    END IF;
+    UPDATE accounts SET balance = balance - amount WHERE id = 7;
+    PERFORM outbox_emit('payment-events', 'acct-7', jsonb_build_object('payment', p_id, 'paid', amount));
+    RETURN true;
+END $$;
+SELECT pay('pay_500', 100) AS first, pay('pay_500', 100) AS retry, pay('pay_501', 50) AS other;
+SELECT balance FROM accounts;
+SELECT payload FROM exactly_once.outbox WHERE payload ? 'payment' ORDER BY seq;
+
+-- Bulk emits: per-key locks are bounded by exactly_once.outbox_key_locks, after which the
+-- transaction holds one outbox-wide exclusive lock instead (no "out of shared memory").
+SHOW exactly_once.outbox_key_locks;
+BEGIN;
+SET LOCAL exactly_once.outbox_key_locks = 5;
+SELECT count(outbox_emit('bulk', 'key-' || g, jsonb_build_object('g', g))) FROM generate_series(1, 100) g;
+SELECT objsubid, mode, count(*) FROM pg_locks
+ WHERE locktype = 'advisory' AND pid = pg_backend_pid() GROUP BY 1, 2 ORDER BY 1, 2;
+COMMIT;
+-- many topics: after as many topic locks, one outbox-wide exclusive lock
+BEGIN;
+SET LOCAL exactly_once.outbox_key_locks = 3;
+SELECT count(outbox_emit('topic-' || g, 'k', '{}'::jsonb)) FROM generate_series(1, 50) g;
+SELECT objsubid, mode, count(*) FROM pg_locks
+ WHERE locktype = 'advisory' AND pid = pg_backend_pid() GROUP BY 1, 2 ORDER BY 1, 2;
+COMMIT;
+SELECT count(outbox_emit('bulk', 'key-' || g, '{}'::jsonb)) AS bulk_default FROM generate_series(1, 20000) g;
+SELECT count(outbox_emit('bulk-topic-' || g, 'k', '{}'::jsonb)) AS bulk_topics FROM generate_series(1, 20000) g;
+SELECT count(*) AS bulk_events FROM exactly_once.outbox WHERE topic = 'bulk';
+SELECT count(*) AS bulk_topic_events FROM exactly_once.outbox WHERE topic LIKE 'bulk-topic-%';
+
+-- NOTIFY delivery at commit, once per transaction: isolation spec outbox_notify.
+
+DROP FUNCTION pay(text, int);
+DROP TABLE accounts;
+DELETE FROM exactly_once.outbox;
+DELETE FROM exactly_once.claims;

@@ -1,6 +1,7 @@
 -- The payment scenario in psql: psql -X -f demo/pg_payment.sql (after CREATE EXTENSION rights; see README).
 -- Paying twice with the same payment id charges once and emits one event.
 \set ON_ERROR_STOP on
+SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS exactly_once;
 DROP TABLE IF EXISTS demo_accounts;
 CREATE TABLE demo_accounts (id int PRIMARY KEY, balance int NOT NULL);
@@ -33,4 +34,4 @@ COMMIT;
 SELECT balance AS balance_after_two_attempts FROM demo_accounts WHERE id = 7;
 SELECT seq, topic, key, payload FROM exactly_once.outbox
  WHERE topic = 'payment-events' AND delivered_at IS NULL ORDER BY seq;
-DROP TABLE demo_accounts;
+-- demo_accounts is left in place for the caller to inspect.

@@ -1,7 +1,10 @@
 #include "sqlite_ext/connection.hpp"
 
+#include <algorithm>
 #include <cstring>
+#include <string>
 #include <string_view>
+#include <utility>
 
 namespace exactly_once::sqlite {
 namespace {
@@ -35,8 +38,12 @@ constexpr const char* kSchemaSql =
     "CREATE TABLE IF NOT EXISTS main.exactly_once_config("
     "  name TEXT PRIMARY KEY,"
     "  value TEXT NOT NULL,"  // canonical text, e.g. '48h'
-    "  ms INTEGER"            // the same duration in ms, read by claim_once's one statement
+    "  ms INTEGER,"           // the same duration in ms, read by claim_once's one statement
+    // A hand edit must not shorten (or stretch past kMaxTtl) every claim silently.
+    "  CONSTRAINT default_ttl_ms_is_a_valid_ttl"
+    "    CHECK (name <> 'default_ttl' OR (typeof(ms) = 'integer' AND ms BETWEEN 1 AND 3153600000000))"
     ") WITHOUT ROWID;";
+static_assert(kMaxTtl.count() == 3153600000000, "the CHECK above and claim_default_ttl spell out kMaxTtl");
 
 constexpr const char* kSql[] = {
     // claim_with_ttl: ?1 key, ?2 expires_at, ?3 now. One statement; sqlite3_changes() is 1
@@ -45,9 +52,13 @@ constexpr const char* kSql[] = {
     " ON CONFLICT(k) DO UPDATE SET expires_at = excluded.expires_at"
     " WHERE exactly_once_claims.expires_at <= ?3",
     // claim_default_ttl: ?1 key, ?2 built-in default ttl ms, ?3 now. The configured TTL is
-    // read inside the same statement, so it is always current and transactional.
-    "INSERT INTO main.exactly_once_claims(k, expires_at) VALUES(?1, ?3 + coalesce("
-    "(SELECT ms FROM main.exactly_once_config WHERE name = 'default_ttl'), ?2))"
+    // read inside the same statement, so it is always current and transactional. No row:
+    // the built-in default. A row whose ms is not a valid TTL (the CHECK bypassed) gives
+    // NULL, which the NOT NULL on expires_at turns into an error (reworded by claim_once).
+    "INSERT INTO main.exactly_once_claims(k, expires_at) VALUES(?1, ?3 + ("
+    "SELECT CASE WHEN count(*) = 0 THEN ?2"
+    " WHEN typeof(ms) = 'integer' AND ms BETWEEN 1 AND 3153600000000 THEN ms END"
+    " FROM main.exactly_once_config WHERE name = 'default_ttl'))"
     " ON CONFLICT(k) DO UPDATE SET expires_at = excluded.expires_at"
     " WHERE exactly_once_claims.expires_at <= ?3",
     // is_claimed: ?1 key, ?2 now
@@ -179,10 +190,14 @@ const sqlite3_module kSessionModule = {
 // ---- Statement -------------------------------------------------------------------------
 
 Statement::~Statement() {
-    if (owned_)
+    if (owned_) {
         sqlite3_finalize(stmt_);
-    else
+    } else {
         sqlite3_reset(stmt_);
+        // Blobs and text were bound SQLITE_STATIC from the caller's values, which SQLite
+        // frees after the call; sqlite3_expanded_sql() on the cached statement would read them.
+        sqlite3_clear_bindings(stmt_);
+    }
 }
 
 bool Statement::step() {
@@ -210,12 +225,45 @@ void Connection::release(void* self) noexcept {
     if (--conn->refs_ == 0) delete conn;
 }
 
+namespace {
+
+// Only our own tables count as missing: a "no such table" from a user's trigger on one of
+// them is that user's error, not a reason to create the schema or to answer "nothing stored".
+bool is_own_missing_table(std::string_view message) noexcept {
+    constexpr std::string_view kPrefix = "no such table: main.";
+    if (!message.starts_with(kPrefix)) return false;
+    message.remove_prefix(kPrefix.size());
+    return message == "exactly_once_claims" || message == "exactly_once_outbox" || message == "exactly_once_config";
+}
+
+}  // namespace
+
 void Connection::throw_last_error(int rc) {
+    // An inner call failed because the nesting bound was hit: report that, once, instead
+    // of wrapping "fn: " around it at every level on the way out.
+    if (too_deep_) throw_too_deep();
+    // The extended code (SQLITE_CONSTRAINT_NOTNULL, ...) when it belongs to this error.
+    const int extended = sqlite3_extended_errcode(db_);
+    const int code = (extended & 0xff) == (rc & 0xff) ? extended : rc;
     const char* msg = sqlite3_errmsg(db_);
     std::string message = msg != nullptr ? msg : sqlite3_errstr(rc);
-    if ((rc & 0xff) == SQLITE_ERROR && std::string_view(message).starts_with("no such table"))
-        throw MissingTable(rc, message);
-    throw SqliteError(rc, message);
+    if ((code & 0xff) == SQLITE_ERROR && is_own_missing_table(message)) throw MissingTable(code, message);
+    throw SqliteError(code, message);
+}
+
+void Connection::check_depth() {
+    // SQLite's own bound on trigger recursion for this connection, capped at ours.
+    const int limit = std::clamp(sqlite3_limit(db_, SQLITE_LIMIT_TRIGGER_DEPTH, -1), 1, kMaxCallDepth);
+    if (depth_ <= limit) return;
+    --depth_;  // the caller's CallDepth is not constructed, so its destructor will not run
+    depth_limit_ = limit;
+    too_deep_ = true;
+    throw_too_deep();
+}
+
+void Connection::throw_too_deep() const {
+    throw NestedTooDeep("nested too deeply (more than " + std::to_string(depth_limit_) +
+                        " nested calls: does a trigger on an exactly_once_ table call the extension again?)");
 }
 
 void Connection::connect_session() noexcept {
@@ -270,13 +318,29 @@ Statement Connection::statement(Sql which) {
 }
 
 void Connection::create_schema() {
-    char* err = nullptr;
-    const int rc = sqlite3_exec(db_, kSchemaSql, nullptr, nullptr, &err);
-    if (rc != SQLITE_OK) {
-        std::string message = err != nullptr ? err : sqlite3_errstr(rc);
+    const auto exec = [this](const char* sql) {
+        char* err = nullptr;
+        const int rc = sqlite3_exec(db_, sql, nullptr, nullptr, &err);
+        std::string message = rc == SQLITE_OK ? std::string() : err != nullptr ? err : sqlite3_errstr(rc);
         sqlite3_free(err);
-        throw SqliteError(rc, message);
+        return std::pair{rc, std::move(message)};
+    };
+    // All or nothing, else a half-created schema (a table without its index, say) would
+    // stay: the tables exist, so MissingTable never fires again to complete it.
+    // SAVEPOINT is refused while a writing statement runs (we are called from a trigger
+    // or an INSERT ... SELECT); then that statement is the unit: our error aborts it, and
+    // its statement rollback takes our CREATEs with it.
+    const bool savepoint = exec("SAVEPOINT exactly_once_schema").first == SQLITE_OK;
+    auto [rc, message] = exec(kSchemaSql);
+    if (savepoint) {
+        if (rc == SQLITE_OK) {
+            auto released = exec("RELEASE exactly_once_schema");
+            rc = released.first;
+            message = std::move(released.second);
+        }
+        if (rc != SQLITE_OK) exec("ROLLBACK TO exactly_once_schema; RELEASE exactly_once_schema");
     }
+    if (rc != SQLITE_OK) throw SqliteError(rc, message);
 }
 
 int register_session_module(sqlite3* db, Connection* conn) {

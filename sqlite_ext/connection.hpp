@@ -46,6 +46,16 @@ public:
     using SqliteError::SqliteError;
 };
 
+// Writing calls nested deeper than the connection allows (see CallDepth).
+class NestedTooDeep : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+// Upper bound on nested writing calls, below the connection's SQLITE_LIMIT_TRIGGER_DEPTH.
+// Each level costs a full sqlite3_step() frame on the C stack, so keep it small.
+inline constexpr int kMaxCallDepth = 64;
+
 enum class Sql : int {
     claim_with_ttl,
     claim_default_ttl,
@@ -82,8 +92,10 @@ public:
     }
 
     // Bind helpers; a failed bind throws (they only fail on misuse or out of memory).
-    void bind_blob(int i, const void* p, int n);   // SQLITE_STATIC: p must outlive the step
-    void bind_text(int i, const char* p, int n);   // SQLITE_STATIC
+    // Blobs and text are bound SQLITE_STATIC (no copy): p must outlive this Statement, whose
+    // destructor clears the bindings of a cached statement so none outlives the call.
+    void bind_blob(int i, const void* p, int n);
+    void bind_text(int i, const char* p, int n);
     void bind_int64(int i, sqlite3_int64 v);
     void bind_null(int i);
 
@@ -112,11 +124,21 @@ public:
     Statement statement(Sql which);
 
     // CREATE TABLE/INDEX IF NOT EXISTS for every state table, in schema main, inside
-    // whatever transaction the caller has open.
+    // whatever transaction the caller has open; all or nothing.
     void create_schema();
 
-    // Throws SqliteError (or MissingTable) for the connection's current error.
+    // Throws SqliteError (or MissingTable, or NestedTooDeep) for the connection's current error.
     [[noreturn]] void throw_last_error(int rc);
+
+    // Nesting of writing calls (CallDepth). A trigger on one of our own tables that calls us
+    // again re-enters through a new sqlite3_step(), which SQLite's trigger depth limit does
+    // not count, so without a bound it recurses until the stack overflows.
+    void enter_call() {
+        if (++depth_ > 1) check_depth();  // the outermost call pays one increment and compare
+    }
+    void leave_call() noexcept {
+        if (--depth_ == 0) too_deep_ = false;
+    }
 
     UnixMillis now_ms() const { return clock_.now_ms(); }
     Uuid next_event_id(UnixMillis now) { return ids_.next(now); }
@@ -125,8 +147,12 @@ public:
     void session_connected() noexcept { session_connected_ = true; }
     void session_disconnected() noexcept;  // finalizes the cache
     int cached_statements() const noexcept;
+    // The session module could not be registered: prepare statements per call.
+    void disable_cache() noexcept { session_attempted_ = true; }
 
 private:
+    void check_depth();
+    [[noreturn]] void throw_too_deep() const;
     void connect_session() noexcept;
     sqlite3_stmt* prepare(Sql which, bool persistent);
     void finalize_all() noexcept;
@@ -135,9 +161,24 @@ private:
     int refs_ = 0;
     bool session_connected_ = false;
     bool session_attempted_ = false;  // connect once; after a disconnect stay uncached
+    int depth_ = 0;                   // writing calls in progress on this connection
+    int depth_limit_ = 0;             // the bound that was exceeded, for the message
+    bool too_deep_ = false;           // the bound was hit; cleared when the outermost call ends
     std::array<sqlite3_stmt*, static_cast<int>(Sql::count_)> cache_{};
     SystemClock clock_;
     Uuid7Generator ids_;
+};
+
+// One writing call in progress on a connection (RAII around Connection::enter_call).
+class CallDepth {
+public:
+    explicit CallDepth(Connection& conn) : conn_(conn) { conn.enter_call(); }
+    CallDepth(const CallDepth&) = delete;
+    CallDepth& operator=(const CallDepth&) = delete;
+    ~CallDepth() { conn_.leave_call(); }
+
+private:
+    Connection& conn_;
 };
 
 // Registers the eponymous virtual table module (holds one reference on conn).

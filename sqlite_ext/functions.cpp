@@ -4,6 +4,9 @@
 // and reports it with sqlite3_result_error* as "<function>: <message>". A call that fails
 // writes nothing: each write is one SQL statement, atomic on its own, and all arguments are
 // validated before any statement runs.
+#include <algorithm>
+#include <cstddef>
+#include <limits>
 #include <new>
 #include <optional>
 #include <string>
@@ -90,8 +93,10 @@ void expect_args(int argc, int min, int max) {
     throw Error(ErrorKind::invalid_value, "", "expected " + expected + ", got " + std::to_string(argc));
 }
 
-// Scope, topic or key: text (UTF-8 bytes), blob (raw bytes) or a number (its text form).
-// Text 'abc' and blob x'616263' are the same bytes, hence the same dedup key.
+// Scope, topic or key: text (UTF-8 bytes), blob (raw bytes) or an integer (its decimal
+// text). Text 'abc' and blob x'616263' are the same bytes, hence the same dedup key. A REAL
+// is refused: its text form keeps 15 significant digits, so 0.30000000000000004 and 0.3
+// would be one key.
 struct Bytes {
     const char* data = nullptr;
     int size = 0;
@@ -110,6 +115,8 @@ Bytes key_arg(sqlite3_value* value, const char* name) {
             b.is_blob = true;
             if (b.data == nullptr && b.size > 0) throw std::bad_alloc();
             break;
+        case SQLITE_FLOAT:
+            throw Error(ErrorKind::invalid_value, name, std::string(name) + " must be text, blob or integer");
         default:
             b.data = reinterpret_cast<const char*>(sqlite3_value_text(value));
             b.size = sqlite3_value_bytes(value);
@@ -141,13 +148,16 @@ Duration duration_arg(sqlite3_value* value, const char* name) {
     }
 }
 
-// JSON text (payload, headers). Numbers are accepted as their text form; blobs are not.
+// JSON text (payload, headers). Integers are accepted as their text form; blobs are not,
+// nor REALs (their text form is rounded to 15 digits: the event would not carry the value).
 std::string_view json_arg(sqlite3_value* value, const char* name) {
     switch (sqlite3_value_type(value)) {
         case SQLITE_NULL:
             throw_null_argument(name);
         case SQLITE_BLOB:
             throw Error(ErrorKind::invalid_text, name, std::string(name) + " must be JSON text, not a blob");
+        case SQLITE_FLOAT:
+            throw Error(ErrorKind::invalid_text, name, std::string(name) + " must be JSON text, not a REAL");
         default: {
             const auto* text = reinterpret_cast<const char*>(sqlite3_value_text(value));
             if (text == nullptr) throw std::bad_alloc();
@@ -190,6 +200,7 @@ void claim_once(sqlite3_context* ctx, int argc, sqlite3_value** argv) noexcept {
     guarded(ctx, "claim_once", [&] {
         expect_args(argc, 2, 3);
         Connection& conn = connection(ctx);
+        const CallDepth depth(conn);
         const Bytes scope = key_arg(argv[0], "scope");
         const Bytes key = key_arg(argv[1], "key");
         std::optional<Duration> ttl;
@@ -201,7 +212,16 @@ void claim_once(sqlite3_context* ctx, int argc, sqlite3_value** argv) noexcept {
             st.bind_blob(1, k.bytes.data(), static_cast<int>(k.bytes.size()));
             st.bind_int64(2, ttl ? expiry_after(now, *ttl) : kDefaultTtl.count());
             st.bind_int64(3, now);
-            st.run();
+            try {
+                st.run();
+            } catch (const SqliteError& e) {
+                // The statement turns a stored default_ttl that is not a valid TTL into a
+                // NULL expiry (see kSql): say what is wrong rather than "NOT NULL ...".
+                if (!ttl && e.code() == SQLITE_CONSTRAINT_NOTNULL)
+                    throw Error(ErrorKind::invalid_value, "default_ttl",
+                                "default_ttl setting in exactly_once_config is invalid");
+                throw;
+            }
             // Our INSERT has just halted, so sqlite3_changes() is its own count, also when
             // it runs nested inside a trigger or another statement: 1 = inserted or an
             // expired claim renewed, 0 = the DO UPDATE's WHERE found a live claim.
@@ -237,6 +257,7 @@ void release_claim(sqlite3_context* ctx, int argc, sqlite3_value** argv) noexcep
     guarded(ctx, "release_claim", [&] {
         expect_args(argc, 2, 2);
         Connection& conn = connection(ctx);
+        const CallDepth depth(conn);
         const Bytes scope = key_arg(argv[0], "scope");
         const Bytes key = key_arg(argv[1], "key");
         const DedupKey k = compute_dedup_key(scope.view(), key.view());
@@ -259,12 +280,16 @@ void purge_expired(sqlite3_context* ctx, int argc, sqlite3_value** argv) noexcep
     guarded(ctx, "purge_expired", [&] {
         expect_args(argc, 0, 1);
         Connection& conn = connection(ctx);
+        const CallDepth depth(conn);
         sqlite3_int64 limit = kDefaultPurgeLimit;
         if (argc == 1) {
             if (sqlite3_value_type(argv[0]) == SQLITE_NULL) throw_null_argument("limit");
             if (sqlite3_value_numeric_type(argv[0]) != SQLITE_INTEGER || (limit = sqlite3_value_int64(argv[0])) <= 0)
                 throw Error(ErrorKind::invalid_value, "limit", "limit must be a positive integer");
         }
+        // sqlite3_changes() is an int (sqlite3_changes64 would need SQLite 3.37): purge in
+        // batches of at most INT_MAX rows, which callers repeat until 0 anyway.
+        limit = std::min<sqlite3_int64>(limit, std::numeric_limits<int>::max());
         const UnixMillis now = conn.now_ms();
         const sqlite3_int64 removed = if_schema(
             [&] {
@@ -272,7 +297,7 @@ void purge_expired(sqlite3_context* ctx, int argc, sqlite3_value** argv) noexcep
                 st.bind_int64(1, now);
                 st.bind_int64(2, limit);
                 st.run();
-                return sqlite3_changes64(conn.db());
+                return sqlite3_int64{sqlite3_changes(conn.db())};
             },
             sqlite3_int64{0});
         sqlite3_result_int64(ctx, removed);
@@ -295,6 +320,7 @@ void outbox_emit(sqlite3_context* ctx, int argc, sqlite3_value** argv) noexcept 
     guarded(ctx, "outbox_emit", [&] {
         expect_args(argc, 3, 4);
         Connection& conn = connection(ctx);
+        const CallDepth depth(conn);
         const Bytes topic = key_arg(argv[0], "topic");
         const Bytes key = key_arg(argv[1], "key");
         const std::string_view payload = json_arg(argv[2], "payload");
@@ -343,7 +369,10 @@ void exactly_once_config(sqlite3_context* ctx, int argc, sqlite3_value** argv) n
     guarded(ctx, "exactly_once_config", [&] {
         expect_args(argc, 1, 2);
         Connection& conn = connection(ctx);
+        const CallDepth depth(conn);
         if (sqlite3_value_type(argv[0]) == SQLITE_NULL) throw_null_argument("name");
+        if (sqlite3_value_type(argv[0]) != SQLITE_TEXT)
+            throw Error(ErrorKind::invalid_value, "name", "name must be text");
         const auto* name_text = reinterpret_cast<const char*>(sqlite3_value_text(argv[0]));
         if (name_text == nullptr) throw std::bad_alloc();
         const std::string_view name(name_text, static_cast<std::size_t>(sqlite3_value_bytes(argv[0])));
@@ -388,11 +417,16 @@ void exactly_once_version(sqlite3_context* ctx, int argc, sqlite3_value**) noexc
 
 // ---- registration ----------------------------------------------------------------------
 
-// Writers are neither DETERMINISTIC nor INNOCUOUS, and not DIRECTONLY either: they must
-// work in triggers and views of the main schema (DESIGN §1). Their only effect is rows in
-// this same database, which a schema author can write anyway; a user who distrusts a
-// database's schema sets PRAGMA trusted_schema=OFF, which then refuses them there.
+// Writers are neither DETERMINISTIC nor INNOCUOUS. claim_once, release_claim and
+// outbox_emit are not DIRECTONLY either: they must work in triggers and views of the main
+// schema (DESIGN §1). Their only effect is rows in this same database, which a schema author
+// can write anyway; a user who distrusts a database's schema sets PRAGMA
+// trusted_schema=OFF, which then refuses them there. The administrative ones are
+// DIRECTONLY: a schema (trigger, view, CHECK, ...) must never change the TTL of every claim
+// or purge behind the application's back. (TEMP triggers and views, which only the
+// connection itself can create, count as direct use in SQLite.)
 constexpr int kWrites = SQLITE_UTF8;
+constexpr int kAdmin = SQLITE_UTF8 | SQLITE_DIRECTONLY;
 constexpr int kReads = SQLITE_UTF8 | SQLITE_INNOCUOUS;  // no side effects; depends on time
 constexpr int kPure = SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS;
 
@@ -408,14 +442,16 @@ constexpr FunctionSpec kFunctions[] = {
     {"claim_once", kWrites, claim_once},
     {"is_claimed", kReads, is_claimed},
     {"release_claim", kWrites, release_claim},
-    {"purge_expired", kWrites, purge_expired},
+    {"purge_expired", kAdmin, purge_expired},
     {"dedup_key", kPure, dedup_key},
     {"outbox_emit", kWrites, outbox_emit},
-    {"exactly_once_config", kWrites, exactly_once_config},
+    {"exactly_once_config", kAdmin, exactly_once_config},
     {"exactly_once_version", kPure, exactly_once_version},
 };
 
-constexpr int kMinSqliteVersion = 3031000;  // SQLITE_INNOCUOUS
+// The newest API used: SQLITE_INNOCUOUS (3.31.0). tests/sqlite checks every sqlite3_*
+// call in sqlite_ext/ against the version that introduced it (from sqlite3ext.h).
+constexpr int kMinSqliteVersion = 3031000;
 
 }  // namespace
 }  // namespace exactly_once::sqlite
@@ -436,18 +472,31 @@ extern "C" __attribute__((visibility("default"))) int sqlite3_exactlyonce_init(
     if (conn == nullptr) return SQLITE_NOMEM;
     conn->retain();  // ours until the end of this function
 
-    const char* failed = nullptr;
-    int rc = register_session_module(db, conn);
-    if (rc != SQLITE_OK) failed = kSessionTable;
+    // When this returns an error, SQLite unloads the library at once: nothing registered
+    // may be left pointing into it. So the functions go first -- replacing ones that exist
+    // fails with SQLITE_BUSY while statements run (the extension loaded again by
+    // SELECT load_extension(...)), and that fails on the first one, before any change --
+    // and on a later failure the ones registered are removed again.
+    int rc = SQLITE_OK;
+    std::size_t registered = 0;
     for (const FunctionSpec& spec : kFunctions) {
-        if (rc != SQLITE_OK) break;
         conn->retain();  // dropped by SQLite through the destructor, also if this call fails
         rc = sqlite3_create_function_v2(db, spec.name, -1, spec.flags, conn, spec.fn, nullptr, nullptr,
                                         &Connection::release);
-        if (rc != SQLITE_OK) failed = spec.name;
+        if (rc != SQLITE_OK) break;
+        ++registered;
     }
-    if (rc != SQLITE_OK && pzErrMsg != nullptr)
-        *pzErrMsg = sqlite3_mprintf("exactly_once: cannot register %s: %s", failed, sqlite3_errmsg(db));
+    if (rc != SQLITE_OK) {
+        if (pzErrMsg != nullptr)
+            *pzErrMsg = sqlite3_mprintf("exactly_once: cannot register %s: %s", kFunctions[registered].name,
+                                        sqlite3_errmsg(db));
+        for (std::size_t i = 0; i < registered; ++i)
+            sqlite3_create_function_v2(db, kFunctions[i].name, -1, SQLITE_UTF8, nullptr, nullptr, nullptr, nullptr,
+                                       nullptr);
+    } else if (register_session_module(db, conn) != SQLITE_OK) {
+        // Only the statement cache depends on the module: work without it.
+        conn->disable_cache();
+    }
     Connection::release(conn);
     return rc;
 }

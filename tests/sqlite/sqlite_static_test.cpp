@@ -189,6 +189,39 @@ TEST_F(StaticExtension, CloseStillReportsTheCallersOwnStatements) {
     EXPECT_EQ(sqlite3_close(db), SQLITE_OK);
 }
 
+TEST_F(StaticExtension, CachedStatementsKeepNoPointersIntoTheCallersValues) {
+    // Arguments are bound to our cached statements without a copy (SQLITE_STATIC); the
+    // caller's values are freed after the call, so the bindings must not outlive it:
+    // sqlite3_expanded_sql() on a cached statement would read freed memory (ASan).
+    sqlite3* db = open_db(":memory:");
+    const std::string topic = "topic-" + std::string(40, 'A');
+    const std::string key = "key-" + std::string(40, 'B');
+    const std::string payload = R"({"payload":")" + std::string(40, 'C') + R"("})";
+    sqlite3_stmt* call = nullptr;
+    ASSERT_EQ(sqlite3_prepare_v2(db, "SELECT outbox_emit(?1, ?2, ?3), claim_once(?1, ?2)", -1, &call, nullptr),
+              SQLITE_OK);
+    sqlite3_bind_text(call, 1, topic.c_str(), -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(call, 2, key.c_str(), -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(call, 3, payload.c_str(), -1, SQLITE_TRANSIENT);
+    ASSERT_EQ(sqlite3_step(call), SQLITE_ROW) << sqlite3_errmsg(db);
+    sqlite3_finalize(call);  // frees the argument values
+
+    int cached = 0;
+    for (sqlite3_stmt* s = sqlite3_next_stmt(db, nullptr); s != nullptr; s = sqlite3_next_stmt(db, s)) {
+        char* sql = sqlite3_expanded_sql(s);
+        ASSERT_NE(sql, nullptr);
+        const std::string expanded = sql;
+        sqlite3_free(sql);
+        EXPECT_EQ(expanded.find("AAAA"), std::string::npos) << expanded;
+        EXPECT_EQ(expanded.find("BBBB"), std::string::npos) << expanded;
+        EXPECT_EQ(expanded.find("CCCC"), std::string::npos) << expanded;
+        EXPECT_EQ(expanded.find("x'"), std::string::npos) << expanded;  // the claim's 16-byte key
+        ++cached;
+    }
+    EXPECT_EQ(cached, 2);  // outbox_emit's INSERT and claim_once's
+    EXPECT_EQ(sqlite3_close(db), SQLITE_OK);
+}
+
 int deny_session_table(void*, int action, const char* a, const char*, const char*, const char*) {
     if (action == SQLITE_READ && a != nullptr && std::string(a) == "exactly_once_session") return SQLITE_DENY;
     return SQLITE_OK;

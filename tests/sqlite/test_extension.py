@@ -4,7 +4,9 @@ import re
 import shutil
 import sqlite3
 import subprocess
+import sys
 import tempfile
+import textwrap
 import time
 import unittest
 
@@ -14,6 +16,10 @@ from eo_sqlite import (EXT, VERSION, connect, now_ms, one, read_vectors, row_cou
 UUID7 = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
 HOUR_MS = 3_600_000
 DAY_MS = 24 * HOUR_MS
+
+
+def cached_statements(db):
+    return one(db, "SELECT cached_statements FROM exactly_once_session")
 
 
 class TempDirTest(unittest.TestCase):
@@ -44,8 +50,13 @@ class ClaimTest(unittest.TestCase):
         self.assertNotEqual(one(self.db, "SELECT dedup_key('a', 'bc')"), one(self.db, "SELECT dedup_key('ab', 'c')"))
 
     def test_claims_within_one_statement(self):
+        # Each call sees the claims of the calls before it in the same statement. Inside
+        # BEGIN ... COMMIT they also commit or roll back together; in autocommit each one
+        # would commit on its own (AutocommitTest).
+        self.db.execute("BEGIN")
         rows = self.db.execute(
             "SELECT claim_once('s', column1) FROM (VALUES ('a'), ('b'), ('a'), ('c'), ('b'))").fetchall()
+        self.db.execute("COMMIT")
         self.assertEqual([r[0] for r in rows], [1, 1, 0, 1, 0])
 
     def test_keys_are_bytes_text_blob_and_numbers(self):
@@ -58,6 +69,31 @@ class ClaimTest(unittest.TestCase):
         self.assertEqual(one(self.db, "SELECT claim_once('s', '42')"), 0)  # a number is its text
         self.assertEqual(one(self.db, "SELECT claim_once('s', 'ünïcødé 🔑')"), 1)
         self.assertEqual(one(self.db, "SELECT claim_once(x'01', 'k')"), 1)
+
+    def test_integer_keys_are_their_decimal_text_and_reals_are_refused(self):
+        for n in (0, -7, 42, 9223372036854775807, -9223372036854775808):
+            with self.subTest(n=n):
+                self.assertEqual(one(self.db, "SELECT dedup_key('s', ?) = dedup_key('s', ?)", n, str(n)), 1)
+                self.assertEqual(one(self.db, "SELECT dedup_key(?, 'k') = dedup_key(?, 'k')", n, str(n)), 1)
+        # A REAL's text form has 15 significant digits: 0.30000000000000004 would be '0.3'.
+        for sql, fn, arg in (("SELECT claim_once('s', 0.30000000000000004)", "claim_once", "key"),
+                             ("SELECT claim_once('s', 1.0)", "claim_once", "key"),
+                             ("SELECT claim_once(0.3, 'k')", "claim_once", "scope"),
+                             ("SELECT is_claimed('s', 0.3)", "is_claimed", "key"),
+                             ("SELECT release_claim('s', 0.3)", "release_claim", "key"),
+                             ("SELECT dedup_key('s', 1e300)", "dedup_key", "key"),
+                             ("SELECT outbox_emit(1.5, 'k', '{}')", "outbox_emit", "topic"),
+                             ("SELECT outbox_emit('t', 1.5, '{}')", "outbox_emit", "key")):
+            with self.subTest(sql=sql):
+                with self.assertRaisesRegex(sqlite3.Error, f"^{fn}: {arg} must be text, blob or integer$"):
+                    self.db.execute(sql)
+        with self.assertRaisesRegex(sqlite3.Error, "^outbox_emit: payload must be JSON text, not a REAL$"):
+            self.db.execute("SELECT outbox_emit('t', 'k', 0.30000000000000004)")
+        self.assertEqual(row_counts(self.db), {"exactly_once_claims": None, "exactly_once_outbox": None,
+                                               "exactly_once_config": None})
+        self.assertEqual(one(self.db, "SELECT claim_once('s', 1)"), 1)
+        self.assertEqual(one(self.db, "SELECT claim_once('s', '1')"), 0)
+        self.assertEqual(one(self.db, "SELECT claim_once('s', CAST(1.0 AS INTEGER))"), 0)
 
     def test_key_size_limit(self):
         self.assertEqual(one(self.db, "SELECT claim_once('s', zeroblob(65536))"), 1)
@@ -88,6 +124,34 @@ class ClaimTest(unittest.TestCase):
         expires = self.expiry_of("s", "k")
         self.assertGreaterEqual(expires, before + DAY_MS)
         self.assertLessEqual(expires, now_ms() + DAY_MS)
+
+    def set_expiry(self, scope, key, expires_at):
+        self.db.execute("UPDATE exactly_once_claims SET expires_at = ? WHERE k = dedup_key(?, ?)",
+                        (expires_at, scope, key))
+
+    def test_expiry_boundary(self):
+        # Live strictly before expires_at, absent from expires_at on. The stored expiry is set
+        # directly, relative to the clock the extension also reads (CLOCK_REALTIME).
+        self.assertEqual(one(self.db, "SELECT claim_once('b', 'k')"), 1)
+        self.set_expiry("b", "k", now_ms() + 60_000)
+        self.assertEqual(one(self.db, "SELECT is_claimed('b', 'k')"), 1)
+        self.assertEqual(one(self.db, "SELECT claim_once('b', 'k')"), 0)
+        self.assertEqual(one(self.db, "SELECT release_claim('b', 'k')"), 1)  # live: released
+        self.assertEqual(one(self.db, "SELECT claim_once('b', 'k')"), 1)
+        self.set_expiry("b", "k", now_ms() - 1)
+        self.assertEqual(one(self.db, "SELECT is_claimed('b', 'k')"), 0)
+        self.assertEqual(one(self.db, "SELECT release_claim('b', 'k')"), 0)  # expired: not "released"
+        # expires_at == the call's now: most of these calls run in the very millisecond the
+        # expiry was taken from, so a claim still live at expires_at would show up here.
+        for _ in range(200):
+            t = now_ms()
+            self.set_expiry("b", "k", t)
+            self.assertEqual(one(self.db, "SELECT is_claimed('b', 'k')"), 0)
+            self.set_expiry("b", "k", t)
+            self.assertEqual(one(self.db, "SELECT claim_once('b', 'k', '1h')"), 1)  # renewed
+        self.set_expiry("b", "k", now_ms())
+        self.assertEqual(one(self.db, "SELECT purge_expired()"), 1)
+        self.assertEqual(one(self.db, "SELECT count(*) FROM exactly_once_claims"), 0)
 
     def test_expired_claim_is_reclaimable_at_once_and_purged(self):
         self.assertEqual(one(self.db, "SELECT claim_once('e', 'k1', 0.2)"), 1)
@@ -177,6 +241,20 @@ class ClaimTest(unittest.TestCase):
         self.assertEqual(one(self.db, "SELECT count(*) FROM exactly_once_claims"), 4)
         self.assertEqual(one(self.db, "SELECT claim_once('s', 'k')"), 0)
 
+    def test_nesting_follows_the_connections_trigger_depth_limit(self):
+        one(self.db, "SELECT claim_once('init', 'k')")
+        self.db.execute(
+            "CREATE TEMP TRIGGER nested AFTER INSERT ON exactly_once_claims "
+            "WHEN (SELECT count(*) FROM exactly_once_claims) < 4 "
+            "BEGIN SELECT claim_once('nested', (SELECT count(*) FROM exactly_once_claims)); END")
+        self.db.setlimit(sqlite3.SQLITE_LIMIT_TRIGGER_DEPTH, 2)  # the example above nests 3 deep
+        with self.assertRaisesRegex(sqlite3.Error, r"^claim_once: nested too deeply \(more than 2 nested calls"):
+            self.db.execute("SELECT claim_once('s', 'k')")
+        self.assertEqual(one(self.db, "SELECT count(*) FROM exactly_once_claims"), 1)  # all undone
+        self.db.setlimit(sqlite3.SQLITE_LIMIT_TRIGGER_DEPTH, 3)
+        self.assertEqual(one(self.db, "SELECT claim_once('s', 'k')"), 1)
+        self.assertEqual(one(self.db, "SELECT count(*) FROM exactly_once_claims"), 4)
+
 
 class DedupKeyTest(unittest.TestCase):
     def setUp(self):
@@ -228,6 +306,62 @@ class DedupKeyTest(unittest.TestCase):
                     self.db.execute(f"SELECT * FROM {view}")
 
 
+class UserSchemaTest(unittest.TestCase):
+    """The application's own triggers and views around the functions."""
+
+    def setUp(self):
+        self.db = connect()
+        self.addCleanup(self.db.close)
+
+    def test_admin_functions_are_direct_only(self):
+        # exactly_once_config and purge_expired change or remove every claim's state: a
+        # schema (trigger, view) must not run them behind the application's back.
+        self.db.executescript("""
+            CREATE TABLE log(x);
+            CREATE TRIGGER log_purge AFTER INSERT ON log BEGIN SELECT purge_expired(); END;
+            CREATE TRIGGER log_config AFTER UPDATE ON log BEGIN SELECT exactly_once_config('default_ttl', '1s'); END;
+            CREATE VIEW v_get AS SELECT exactly_once_config('default_ttl') AS ttl;
+            CREATE VIEW v_purge AS SELECT purge_expired() AS n;
+        """)
+        for sql, fn in (("INSERT INTO log VALUES (1)", "purge_expired"),
+                        ("UPDATE log SET x = 2", "exactly_once_config"),
+                        ("SELECT * FROM v_get", "exactly_once_config"),
+                        ("SELECT * FROM v_purge", "purge_expired")):
+            with self.subTest(sql=sql):
+                with self.assertRaisesRegex(sqlite3.Error, rf"^unsafe use of {fn}\(\)"):
+                    self.db.execute(sql).fetchall()
+        self.assertEqual(one(self.db, "SELECT count(*) FROM log"), 0)
+        # Called directly they work (and so do TEMP triggers and views: SQLite counts those,
+        # which only this connection can create, as direct use).
+        self.assertEqual(one(self.db, "SELECT exactly_once_config('default_ttl', '2h')"), "2h")
+        self.assertEqual(one(self.db, "SELECT exactly_once_config('default_ttl')"), "2h")
+        self.assertEqual(one(self.db, "SELECT purge_expired()"), 0)
+        self.db.execute("CREATE TEMP VIEW tv AS SELECT exactly_once_config('default_ttl') AS ttl")
+        self.assertEqual(one(self.db, "SELECT ttl FROM tv"), "2h")
+        # The writers meant for triggers and views stay usable there.
+        self.db.execute("CREATE VIEW v_claim AS SELECT claim_once('s', 'k') AS c, release_claim('s', 'k') AS r")
+        self.assertEqual(self.db.execute("SELECT c, r FROM v_claim").fetchall(), [(1, 1)])
+
+    def test_missing_table_in_a_users_trigger_is_reported(self):
+        # Only our own tables being missing means "nothing stored yet"; a user's trigger on
+        # them that names a missing table is an error to report, not to swallow.
+        one(self.db, "SELECT claim_once('s', 'k')")
+        self.db.executescript("""
+            CREATE TRIGGER audit_delete AFTER DELETE ON exactly_once_claims
+            BEGIN INSERT INTO audit_log VALUES ('delete'); END;
+            CREATE TRIGGER audit_insert AFTER INSERT ON exactly_once_claims
+            BEGIN INSERT INTO audit_log VALUES ('insert'); END;
+        """)
+        for sql, fn in (("SELECT release_claim('s', 'k')", "release_claim"),
+                        ("SELECT purge_expired()", "purge_expired"),
+                        ("SELECT claim_once('s', 'k2')", "claim_once")):
+            with self.subTest(fn=fn):
+                with self.assertRaisesRegex(sqlite3.Error, rf"^{fn}: no such table: (main\.)?audit_log$"):
+                    self.db.execute(sql)
+        self.assertEqual(one(self.db, "SELECT is_claimed('s', 'k')"), 1)
+        self.assertEqual(one(self.db, "SELECT count(*) FROM exactly_once_claims"), 1)
+
+
 class OutboxTest(unittest.TestCase):
     def setUp(self):
         self.db = connect()
@@ -256,6 +390,13 @@ class OutboxTest(unittest.TestCase):
         self.assertEqual(rows, [("k", "text", "[1,2]", '{"content-type":"application/json"}'),
                                 (b"\x00\xff", "blob", '"s"', None),
                                 ("7", "text", "null", None)])
+
+    def test_json_at_the_limits_is_accepted(self):
+        headers = '{"a":"' + "x" * (65536 - 8) + '"}'  # exactly 64 KiB
+        self.assertRegex(one(self.db, "SELECT outbox_emit('t', 'k', '{}', ?)", headers), UUID7)
+        payload = "[" * 1000 + "]" * 1000  # nested exactly 1000 deep
+        self.assertRegex(one(self.db, "SELECT outbox_emit('t', 'k', ?)", payload), UUID7)
+        self.assertEqual(one(self.db, "SELECT count(*) FROM exactly_once_outbox"), 2)
 
     def test_ids_unique_and_ordered_like_seq(self):
         ids = [one(self.db, "SELECT outbox_emit('t', 'k', ?)", str(i)) for i in range(500)]
@@ -329,7 +470,8 @@ class TransactionTest(TempDirTest):
         self.assertEqual(one(self.db, "SELECT claim_once('setup', 'k')"), 1)
         self.assertRegex(one(self.db, "SELECT outbox_emit('t', 'k', '{}')"), UUID7)
         self.assertEqual(self.counts(), (1, 1))
-        self.assertGreater(one(self.db, "SELECT cached_statements FROM exactly_once_session"), 0)
+        # The same two cached statements (claim, emit) as before the DROP, re-prepared.
+        self.assertEqual(cached_statements(self.db), 2)
 
     def test_savepoints(self):
         self.db.execute("BEGIN")
@@ -363,6 +505,125 @@ class TransactionTest(TempDirTest):
         self.db.execute("COMMIT")
         self.assertEqual(self.counts(), (2, 1))
         self.assertEqual(one(self.db, "SELECT is_claimed('f', 'good')"), 1)
+
+
+class SchemaCreationTest(unittest.TestCase):
+    """The state tables and indexes are created all together or not at all."""
+
+    @staticmethod
+    def deny_outbox_index(action, arg1, arg2, db_name, source):
+        # The schema's fourth object: claims table and index and outbox table come before it.
+        if action == sqlite3.SQLITE_CREATE_INDEX and arg1 == "exactly_once_outbox_pending":
+            return sqlite3.SQLITE_DENY
+        return sqlite3.SQLITE_OK
+
+    def test_failed_creation_leaves_nothing(self):
+        for how in ("select", "select in transaction", "trigger", "trigger in transaction"):
+            with self.subTest(how=how):
+                db = connect()
+                self.addCleanup(db.close)
+                db.executescript("""
+                    CREATE TABLE p(id TEXT);
+                    CREATE TRIGGER p_once BEFORE INSERT ON p WHEN NOT claim_once('p', NEW.id)
+                    BEGIN SELECT RAISE(IGNORE); END;
+                """)
+                # In a trigger the schema cannot use a SAVEPOINT (SQLite refuses one while a
+                # writing statement runs); the failed INSERT's own rollback undoes it.
+                sql = "INSERT INTO p VALUES ('k')" if how.startswith("trigger") else "SELECT claim_once('p', 'k')"
+                if how.endswith("transaction"):
+                    db.execute("BEGIN")
+                db.set_authorizer(self.deny_outbox_index)
+                with self.assertRaisesRegex(sqlite3.Error, "^claim_once: not authorized$"):
+                    db.execute(sql)
+                db.set_authorizer(None)
+                self.assertEqual(one(db, "SELECT count(*) FROM sqlite_schema WHERE name LIKE 'exactly_once%'"), 0)
+                if how.endswith("transaction"):
+                    db.execute("COMMIT")
+                self.assertEqual(one(db, "SELECT count(*) FROM sqlite_schema WHERE name LIKE 'exactly_once%'"), 0)
+                db.execute(sql)  # the next use creates all of it
+                self.assertEqual(one(db, "SELECT count(*) FROM sqlite_schema WHERE name LIKE 'exactly_once%'"), 5)
+                self.assertEqual(one(db, "SELECT is_claimed('p', 'k')"), 1)
+
+
+class AutocommitTest(unittest.TestCase):
+    """Behaviour of SQLite itself that users of the functions must know (README, SQLite)."""
+
+    def setUp(self):
+        self.db = connect()
+        self.addCleanup(self.db.close)
+        self.db.execute("CREATE TABLE src(x INTEGER)")
+        self.db.execute("INSERT INTO src VALUES (0), (1), (2), (3)")
+        self.db.execute("CREATE TABLE dst(x INTEGER)")
+        one(self.db, "SELECT claim_once('init', 'k')")
+        one(self.db, "SELECT outbox_emit('init', 'k', '{}')")
+
+    def counts(self):
+        return (one(self.db, "SELECT count(*) FROM exactly_once_claims"),
+                one(self.db, "SELECT count(*) FROM exactly_once_outbox"))
+
+    # Fails at x = 2, after claiming 2 and before writing its event.
+    FAILING_SELECT = ("SELECT x, claim_once('s', x), outbox_emit('t', x, CASE WHEN x = 2 THEN 'bad' ELSE '{}' END) "
+                      "FROM src ORDER BY x")
+
+    def test_select_in_autocommit_commits_each_call_on_its_own(self):
+        # A SELECT does not write, so in autocommit each write made by a call commits as
+        # soon as it is done: the calls before the failure stay.
+        with self.assertRaisesRegex(sqlite3.Error, "^outbox_emit: payload is not valid JSON"):
+            self.db.execute(self.FAILING_SELECT).fetchall()
+        self.assertFalse(self.db.in_transaction)
+        self.assertEqual(self.counts(), (1 + 3, 1 + 2))
+        self.assertEqual(one(self.db, "SELECT is_claimed('s', 2)"), 1)  # claimed, event never written
+
+    def test_select_inside_a_transaction_is_all_or_nothing(self):
+        self.db.execute("BEGIN")
+        with self.assertRaisesRegex(sqlite3.Error, "^outbox_emit: payload is not valid JSON"):
+            self.db.execute(self.FAILING_SELECT).fetchall()
+        self.assertTrue(self.db.in_transaction)  # the application decides: ROLLBACK
+        self.db.execute("ROLLBACK")
+        self.assertEqual(self.counts(), (1, 1))
+        self.assertEqual(one(self.db, "SELECT is_claimed('s', 0)"), 0)
+
+    def test_writing_statement_is_all_or_nothing(self):
+        # A writing statement (and any trigger it fires) is atomic even in autocommit.
+        with self.assertRaisesRegex(sqlite3.Error, "^outbox_emit: payload is not valid JSON"):
+            self.db.execute("INSERT INTO dst SELECT x FROM src WHERE claim_once('s', x) AND "
+                            "outbox_emit('t', x, CASE WHEN x = 2 THEN 'bad' ELSE '{}' END) IS NOT NULL")
+        self.assertEqual(self.counts(), (1, 1))
+        self.assertEqual(one(self.db, "SELECT count(*) FROM dst"), 0)
+
+    def test_inlined_subquery_may_call_claim_once_again(self):
+        # SQLite inlines a CTE, view or subquery (query flattening) and evaluates the
+        # expression once per reference: here the WHERE sees the first call's 1 and the
+        # output column a second call's 0. Pinned for the SQLite in use; a future planner
+        # may differ, which is why the README says "may".
+        rows = self.db.execute(
+            "WITH w AS (SELECT x, claim_once('inlined', x) AS c FROM src) SELECT x, c FROM w WHERE c = 1").fetchall()
+        self.assertEqual(rows, [(0, 0), (1, 0), (2, 0), (3, 0)])
+        # AS MATERIALIZED (SQLite 3.35+) computes each row once.
+        rows = self.db.execute(
+            "WITH w AS MATERIALIZED (SELECT x, claim_once('materialized', x) AS c FROM src) "
+            "SELECT x, c FROM w WHERE c = 1").fetchall()
+        self.assertEqual(rows, [(0, 1), (1, 1), (2, 1), (3, 1)])
+        self.assertEqual(one(self.db, "SELECT count(*) FROM exactly_once_claims"), 1 + 4 + 4)
+
+    def test_changes_include_our_internal_writes(self):
+        self.db.execute("UPDATE src SET x = x + 10")
+        self.assertEqual(one(self.db, "SELECT changes()"), 4)
+        total = one(self.db, "SELECT total_changes()")
+        one(self.db, "SELECT claim_once('c', 'k')")
+        self.assertEqual(one(self.db, "SELECT changes()"), 1)  # our INSERT, not the UPDATE's 4
+        self.assertEqual(one(self.db, "SELECT total_changes()"), total + 1)
+        one(self.db, "SELECT claim_once('c', 'k')")  # already claimed: nothing written
+        self.assertEqual(one(self.db, "SELECT changes()"), 0)
+        one(self.db, "SELECT outbox_emit('c', 'k', '{}')")
+        self.assertEqual(one(self.db, "SELECT changes()"), 1)
+        self.assertEqual(one(self.db, "SELECT total_changes()"), total + 2)
+        # A writing statement reports its own count (its triggers' calls not included).
+        self.db.execute("CREATE TRIGGER dst_once BEFORE INSERT ON dst WHEN NOT claim_once('dst', NEW.x) "
+                        "BEGIN SELECT RAISE(IGNORE); END")
+        cur = self.db.execute("INSERT INTO dst VALUES (1), (1), (2)")
+        self.assertEqual(cur.rowcount, 2)
+        self.assertEqual(one(self.db, "SELECT changes()"), 2)
 
 
 class TriggerTest(unittest.TestCase):
@@ -536,17 +797,71 @@ class ConnectionTest(TempDirTest):
         expires = one(db, "SELECT expires_at FROM exactly_once_claims WHERE k = dedup_key('s', 'k')")
         self.assertGreaterEqual(expires, before + DAY_MS)
 
-    def test_schema_change_by_another_connection_keeps_cache(self):
+    def test_config_row_cannot_silently_change_the_ttl(self):
+        db = connect()
+        self.addCleanup(db.close)
+        one(db, "SELECT exactly_once_config('default_ttl', '1h')")
+        bad = ("'1h'", "-5", "0", "1.5", "NULL", "3153600000001")  # the last: over the 100-year cap
+        for ms in bad:
+            with self.subTest(ms=ms):
+                with self.assertRaisesRegex(sqlite3.IntegrityError, "CHECK constraint failed: default_ttl_ms_is_a_valid_ttl"):
+                    db.execute(f"UPDATE exactly_once_config SET ms = {ms}")
+        self.assertEqual(one(db, "SELECT ms FROM exactly_once_config"), HOUR_MS)
+        # With CHECKs off the row can be broken anyway: claim_once refuses it rather than
+        # applying a shorter TTL (or none) to every claim; an explicit ttl does not read it.
+        db.execute("PRAGMA ignore_check_constraints = ON")
+        for ms in bad:
+            with self.subTest(ms=ms, checks="off"):
+                db.execute(f"UPDATE exactly_once_config SET ms = {ms}")
+                with self.assertRaisesRegex(sqlite3.Error, "^claim_once: default_ttl setting in exactly_once_config is invalid$"):
+                    db.execute("SELECT claim_once('s', 'k')")
+                self.assertEqual(one(db, "SELECT is_claimed('s', 'k')"), 0)
+        self.assertEqual(one(db, "SELECT claim_once('s', 'k', '1h')"), 1)
+        with self.assertRaisesRegex(sqlite3.Error, "^claim_once: default_ttl setting in exactly_once_config is invalid$"):
+            db.execute("SELECT claim_once('s', 'k')")  # also when the key is already claimed
+        self.assertEqual(one(db, "SELECT exactly_once_config('default_ttl', '2h')"), "2h")  # repairs it
+        self.assertEqual(one(db, "SELECT claim_once('s', 'k')"), 0)
+        before = now_ms()
+        self.assertEqual(one(db, "SELECT claim_once('s', 'k2')"), 1)
+        expires = one(db, "SELECT expires_at FROM exactly_once_claims WHERE k = dedup_key('s', 'k2')")
+        self.assertTrue(before + 2 * HOUR_MS <= expires <= now_ms() + 2 * HOUR_MS)
+
         path = self.path("schema.db")
         a, b = connect(path), connect(path)
         self.addCleanup(a.close)
         self.addCleanup(b.close)
         self.assertEqual(one(a, "SELECT claim_once('s', 'k1')"), 1)
+        self.assertEqual(cached_statements(a), 1)
         b.execute("CREATE TABLE unrelated(x)")
         self.assertEqual(one(b, "SELECT claim_once('s', 'k1')"), 0)
         self.assertEqual(one(a, "SELECT claim_once('s', 'k2')"), 1)
         self.assertEqual(one(a, "SELECT claim_once('s', 'k2')"), 0)
-        self.assertGreater(one(a, "SELECT cached_statements FROM exactly_once_session"), 0)
+        self.assertEqual(cached_statements(a), 1)  # still cached, and still the one statement
+
+    def test_deferred_transaction_that_read_first_fails_at_once(self):
+        # In WAL mode a deferred BEGIN that has read sees a snapshot; once another connection
+        # has committed, upgrading it to write fails with SQLITE_BUSY at once, whatever the
+        # busy timeout. BEGIN IMMEDIATE takes the write lock before the first read.
+        path = self.path("wal.db")
+        a, b = connect(path, timeout=5.0), connect(path, timeout=5.0)
+        self.addCleanup(a.close)
+        self.addCleanup(b.close)
+        self.assertEqual(one(a, "PRAGMA journal_mode = WAL"), "wal")
+        one(a, "SELECT claim_once('init', 'k')")
+        a.execute("BEGIN")
+        self.assertEqual(one(a, "SELECT is_claimed('s', 'x')"), 0)
+        self.assertEqual(one(b, "SELECT claim_once('s', 'x')"), 1)
+        started = time.monotonic()
+        with self.assertRaisesRegex(sqlite3.OperationalError, "^claim_once: database is locked"):
+            a.execute("SELECT claim_once('s', 'x')")
+        self.assertLess(time.monotonic() - started, 2.5)  # not after the 5 s timeout
+        a.execute("ROLLBACK")
+        a.execute("BEGIN IMMEDIATE")
+        self.assertEqual(one(a, "SELECT is_claimed('s', 'x')"), 1)
+        self.assertEqual(one(a, "SELECT claim_once('s', 'x')"), 0)
+        self.assertEqual(one(a, "SELECT claim_once('s', 'y')"), 1)
+        a.execute("COMMIT")
+        self.assertEqual(one(b, "SELECT is_claimed('s', 'y')"), 1)
 
     def test_readonly_database(self):
         path = self.path("ro.db")
@@ -576,10 +891,11 @@ class ConnectionTest(TempDirTest):
         self.addCleanup(db.close)
         self.assertEqual(one(db, "SELECT claim_once('s', 'k')"), 1)
         db.enable_load_extension(True)
+        self.assertEqual(cached_statements(db), 1)
         db.load_extension(EXT)  # replaces functions and module: the old state is released
         self.assertEqual(one(db, "SELECT claim_once('s', 'k')"), 0)
         self.assertEqual(one(db, "SELECT claim_once('s', 'k2')"), 1)
-        self.assertGreater(one(db, "SELECT cached_statements FROM exactly_once_session"), 0)
+        self.assertEqual(cached_statements(db), 1)  # the new state's own cache, in use
 
     def test_connections_have_separate_state(self):
         a, b = connect(), connect()
@@ -587,6 +903,93 @@ class ConnectionTest(TempDirTest):
         self.addCleanup(b.close)
         self.assertEqual(one(a, "SELECT claim_once('s', 'k')"), 1)
         self.assertEqual(one(b, "SELECT claim_once('s', 'k')"), 1)  # another :memory: database
+
+
+def run_isolated(test, code, timeout=120):
+    """Runs `code` (which prints its findings) in a new Python process, so that a crash
+    fails the test instead of ending the suite; returns its output."""
+    prelude = "import sqlite3, sys\nfrom eo_sqlite import connect, one, EXT\n"
+    try:
+        proc = subprocess.run([sys.executable, "-c", prelude + textwrap.dedent(code)], capture_output=True,
+                              text=True, timeout=timeout, cwd=os.path.dirname(os.path.abspath(__file__)))
+    except subprocess.TimeoutExpired:
+        test.fail(f"did not finish within {timeout} s")
+    test.assertEqual(proc.returncode, 0, f"exit status {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
+    return proc.stdout
+
+
+class CrashTest(TempDirTest):
+    """Inputs that once crashed the process; each runs in a process of its own."""
+
+    def test_trigger_on_own_table_calling_back_is_bounded(self):
+        out = run_isolated(self, """
+            db = connect()
+            one(db, "SELECT outbox_emit('t', 'k', '{}')")
+            one(db, "SELECT claim_once('s', 'k')")
+            def attempt(sql):
+                try:
+                    db.execute(sql).fetchall()
+                    print("no error")
+                except sqlite3.Error as e:
+                    print(e)
+            # Unbounded: every event written writes another one.
+            db.execute("CREATE TEMP TRIGGER again AFTER INSERT ON exactly_once_outbox "
+                       "BEGIN SELECT outbox_emit('t', 'k', '{}'); END")
+            attempt("SELECT outbox_emit('t', 'k', '{}')")
+            db.execute("DROP TRIGGER again")
+            # Unbounded through both tables: a claim emits, an event claims a new key.
+            db.execute("CREATE TEMP TRIGGER c2o AFTER INSERT ON exactly_once_claims "
+                       "BEGIN SELECT outbox_emit('t', 'k', '{}'); END")
+            db.execute("CREATE TEMP TRIGGER o2c AFTER INSERT ON exactly_once_outbox "
+                       "BEGIN SELECT claim_once('n', NEW.seq); END")
+            attempt("SELECT claim_once('s', 'k2')")
+            print(one(db, "SELECT count(*) FROM exactly_once_outbox"), one(db, "SELECT count(*) FROM exactly_once_claims"))
+            db.execute("DROP TRIGGER c2o")
+            db.execute("DROP TRIGGER o2c")
+            print(one(db, "SELECT claim_once('s', 'k2')"), one(db, "SELECT length(outbox_emit('t', 'k', '{}'))"))
+            db.close()
+        """)
+        self.assertEqual(out.splitlines(), [
+            "outbox_emit: nested too deeply (more than 64 nested calls: "
+            "does a trigger on an exactly_once_ table call the extension again?)",
+            "claim_once: nested too deeply (more than 64 nested calls: "
+            "does a trigger on an exactly_once_ table call the extension again?)",
+            "1 1",  # nothing written by the failed calls
+            "1 36",  # and the connection works on
+        ])
+
+    def test_failed_load_of_a_second_copy_leaves_nothing_behind(self):
+        # SQLite unloads a library whose init failed. A second copy of the module (another
+        # path, so another library), loaded while a statement runs, cannot replace the
+        # functions (SQLITE_BUSY); it must not leave anything registered that points into it.
+        copies = []
+        for name in ("a", "b"):
+            os.mkdir(self.path(name))
+            copies.append(shutil.copy(EXT, self.path(name)))
+        out = run_isolated(self, f"""
+            db = sqlite3.connect(":memory:", isolation_level=None)
+            db.enable_load_extension(True)
+            db.load_extension({copies[0]!r})
+            print(one(db, "SELECT claim_once('s', 'k')"))
+            try:
+                db.execute("SELECT load_extension(?)", ({copies[1]!r},)).fetchall()
+                print("loaded")
+            except sqlite3.Error as e:
+                print(e)
+            print(one(db, "SELECT claim_once('s', 'k2')"), one(db, "SELECT cached_statements FROM exactly_once_session"))
+            db.load_extension({copies[1]!r})  # no statement running: replaces the first copy
+            print(one(db, "SELECT claim_once('s', 'k3')"), one(db, "SELECT claim_once('s', 'k')"))
+            db.close()
+            print("closed")
+        """)
+        self.assertEqual(out.splitlines(), [
+            "1",
+            "error during initialization: exactly_once: cannot register claim_once: "
+            "unable to delete/modify user-function due to active statements",
+            "1 1",
+            "1 0",
+            "closed",
+        ])
 
 
 class BadInputTest(unittest.TestCase):
@@ -600,6 +1003,8 @@ class BadInputTest(unittest.TestCase):
         ("SELECT claim_once('s', '')", "claim_once", "key must not be empty"),
         ("SELECT claim_once('s', x'')", "claim_once", "key must not be empty"),
         ("SELECT claim_once('s', zeroblob(65537))", "claim_once", "key is 65537 bytes"),
+        ("SELECT claim_once('s', 0.5)", "claim_once", "key must be text, blob or integer"),
+        ("SELECT claim_once(0.5, 'k')", "claim_once", "scope must be text, blob or integer"),
         ("SELECT claim_once(zeroblob(65537), 'k')", "claim_once", "scope is 65537 bytes"),
         ("SELECT claim_once('s', 'k', 0)", "claim_once", "ttl"),
         ("SELECT claim_once('s', 'k', 0.0)", "claim_once", "ttl"),
@@ -642,15 +1047,34 @@ class BadInputTest(unittest.TestCase):
         ("SELECT outbox_emit('t', 'k', 'not json')", "outbox_emit", "payload is not valid JSON"),
         ("SELECT outbox_emit('t', 'k', '')", "outbox_emit", "payload"),
         ("SELECT outbox_emit('t', 'k', x'7b7d')", "outbox_emit", "payload must be JSON text"),
+        ("SELECT outbox_emit('t', 'k', 1.5)", "outbox_emit", "payload must be JSON text, not a REAL"),
+        ("SELECT outbox_emit('t', 'k', '{}', 1.5)", "outbox_emit", "headers must be JSON text, not a REAL"),
+        ("SELECT outbox_emit(0.5, 'k', '{}')", "outbox_emit", "topic must be text, blob or integer"),
+        ("SELECT outbox_emit('t', 0.5, '{}')", "outbox_emit", "key must be text, blob or integer"),
         ("SELECT outbox_emit('t', 'k', '{}', '[]')", "outbox_emit", "headers must be a JSON object of strings"),
         ("SELECT outbox_emit('t', 'k', '{}', '{\"a\":1}')", "outbox_emit", "headers must be a JSON object of strings"),
         ("SELECT outbox_emit('t', 'k', '{}', '\"x\"')", "outbox_emit", "headers must be a JSON object of strings"),
         ("SELECT outbox_emit('t', 'k', '{}', 'nope')", "outbox_emit", "headers is not valid JSON"),
+        ("SELECT outbox_emit('t', 'k', '{}' || char(0) || 'x')", "outbox_emit",
+         "payload is not valid JSON (it contains a NUL byte)"),
+        ("SELECT outbox_emit('t', 'k', '{}', '{\"a\":\"x\"}' || char(0) || '{}')", "outbox_emit",
+         "headers is not valid JSON (it contains a NUL byte)"),
+        ("SELECT outbox_emit('t', 'k', '{}', '{\"a\":\"x\",\"a\":\"y\"}')", "outbox_emit",
+         'headers names "a" more than once'),
+        ("SELECT outbox_emit('t', 'k', CAST(x'efbbbf7b7d' AS TEXT))", "outbox_emit",
+         "payload is not valid JSON (it starts with a byte-order mark)"),
+        ("SELECT outbox_emit('t', 'k', '{}', '{\"a\":\"' || replace(hex(zeroblob(32768)), '0', 'x') || '\"}')",
+         "outbox_emit", "headers is 65544 bytes, over the limit of 65536 bytes"),
+        ("SELECT outbox_emit('t', 'k', replace(hex(zeroblob(1001)), '00', '[') || replace(hex(zeroblob(1001)), '00', ']'))",
+         "outbox_emit", "payload is nested more than 1000 levels deep"),
         ("SELECT outbox_emit('t', 'k')", "outbox_emit", "expected 3 or 4 arguments, got 2"),
         ("SELECT outbox_emit('t', 'k', '{}', '{}', 1)", "outbox_emit", "expected 3 or 4 arguments, got 5"),
         ("SELECT exactly_once_config('nope')", "exactly_once_config", 'unknown setting "nope"'),
         ("SELECT exactly_once_config('nope', '1h')", "exactly_once_config", 'unknown setting "nope"'),
         ("SELECT exactly_once_config(NULL)", "exactly_once_config", "name must not be NULL"),
+        ("SELECT exactly_once_config(CAST('default_ttl' AS BLOB))", "exactly_once_config", "name must be text"),
+        ("SELECT exactly_once_config(CAST('default_ttl' AS BLOB), '1h')", "exactly_once_config", "name must be text"),
+        ("SELECT exactly_once_config(1)", "exactly_once_config", "name must be text"),
         ("SELECT exactly_once_config('default_ttl', 0)", "exactly_once_config", "default_ttl must be positive"),
         ("SELECT exactly_once_config('default_ttl', 'soon')", "exactly_once_config", "default_ttl is not a duration"),
         ("SELECT exactly_once_config('default_ttl', NULL)", "exactly_once_config", "default_ttl must not be NULL"),
@@ -709,6 +1133,37 @@ class BuildTest(unittest.TestCase):
         out = subprocess.run([nm, "-D", "--defined-only", EXT], check=True, capture_output=True, text=True).stdout
         names = sorted(line.split()[-1] for line in out.splitlines() if line.strip())
         self.assertEqual(names, ["sqlite3_exactlyonce_init"])
+
+    def test_minimum_sqlite_version_covers_every_api_used(self):
+        # The module calls SQLite through the host's API table: an entry newer than the
+        # host is read past the end of its table. Each sqlite3_* the sources use must be
+        # at least as old as the minimum version the entry point accepts.
+        header, sources = os.environ.get("SQLITE3EXT_H"), os.environ.get("EXACTLY_ONCE_SQLITE_SOURCES")
+        self.assertTrue(header and sources, "SQLITE3EXT_H and EXACTLY_ONCE_SQLITE_SOURCES come from the build")
+        since, version = {}, (0, 0, 0)  # the API before 3.7.16 has no version comments
+        with open(header, encoding="utf-8") as f:
+            for line in f:
+                m = re.match(r"^/\* Version (\d+)\.(\d+)\.(\d+) and later \*/", line)
+                if m:
+                    version = tuple(int(g) for g in m.groups())
+                m = re.match(r"^#define (sqlite3_\w+)\s+sqlite3_api->", line)
+                if m:
+                    since[m.group(1)] = version
+        self.assertIn("sqlite3_changes64", since)
+        code = ""
+        for name in sorted(os.listdir(sources)):
+            if name.endswith((".cpp", ".hpp")):
+                with open(os.path.join(sources, name), encoding="utf-8") as f:
+                    code += re.sub(r"//[^\n]*", "", f.read())  # not the comments
+        m = re.search(r"kMinSqliteVersion = (\d+);", code)
+        self.assertIsNotNone(m)
+        n = int(m.group(1))
+        minimum = (n // 1_000_000, n // 1000 % 1000, n % 1000)
+        used = {name: since[name] for name in set(re.findall(r"\bsqlite3_\w+", code)) if name in since}
+        self.assertGreater(len(used), 20)
+        newer = {name: v for name, v in used.items() if v > minimum}
+        self.assertEqual(newer, {}, f"needs a newer SQLite than {minimum}")
+        self.assertIn(f"needs SQLite {minimum[0]}.{minimum[1]}.{minimum[2]} or later", code)
 
     def test_module_does_not_link_libsqlite3(self):
         out = subprocess.run(["ldd", EXT], capture_output=True, text=True).stdout

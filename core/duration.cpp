@@ -46,7 +46,7 @@ Duration duration_from_seconds(long long seconds, std::string_view argument) {
 }
 
 Duration parse_duration(std::string_view text, std::string_view argument) {
-    const auto quoted = [&] { return " (got \"" + std::string(text.substr(0, 64)) + "\")"; };
+    const auto quoted = [&] { return " (got \"" + excerpt(text) + "\")"; };
     // Trim surrounding blanks, which users paste in; inner blanks are an error.
     while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
     while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) text.remove_suffix(1);

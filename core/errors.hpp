@@ -5,6 +5,7 @@
 
 #include <stdexcept>
 #include <string>
+#include <string_view>
 
 namespace exactly_once {
 
@@ -14,6 +15,11 @@ enum class ErrorKind {
     invalid_text,    // SQLSTATE 22P02 invalid_text_representation (unparseable TTL, bad JSON)
     too_large,       // SQLSTATE 54000 program_limit_exceeded (key over the size limit)
 };
+
+// At most max_bytes of text for quoting user input in a message, cut at a UTF-8 character
+// boundary (a message with half a character is invalid text for PostgreSQL's client
+// encoding conversion), with "..." appended when cut.
+std::string excerpt(std::string_view text, std::size_t max_bytes = 64);
 
 // Five-character SQLSTATE for a kind; the PostgreSQL front end maps it to its own codes.
 const char* sqlstate_of(ErrorKind kind) noexcept;

@@ -95,7 +95,7 @@ public:
     bool start_object(std::size_t) override { return ++depth_ == 1 || value_must_be_string(); }
     bool key(string_t& name) override {
         if (!names_.insert(name).second) {
-            detail = name.substr(0, 64);
+            detail = excerpt(name);
             return fail(Problem::duplicate);
         }
         current_ = name;
@@ -118,7 +118,7 @@ public:
 private:
     bool value_must_be_string() {
         if (depth_ == 0) return fail(Problem::not_object);
-        detail = current_.substr(0, 64);
+        detail = excerpt(current_);
         return fail(Problem::not_string);
     }
     bool fail(Problem p) {

@@ -378,7 +378,7 @@ void exactly_once_config(sqlite3_context* ctx, int argc, sqlite3_value** argv) n
         const std::string_view name(name_text, static_cast<std::size_t>(sqlite3_value_bytes(argv[0])));
         if (name != kDefaultTtlName)
             throw Error(ErrorKind::invalid_value, "name",
-                        "unknown setting \"" + std::string(name.substr(0, 64)) + "\" (known: default_ttl)");
+                        "unknown setting \"" + excerpt(name) + "\" (known: default_ttl)");
 
         std::string value;
         if (argc == 1) {

@@ -116,3 +116,28 @@ TEST(Validate, HeaderErrorsNameTheOffendingHeader) {
               eo::ErrorKind::invalid_text);
     EXPECT_EQ(error_of([] { eo::validate_json_headers(R"({"list":["a"]})"); }).kind(), eo::ErrorKind::invalid_text);
 }
+
+TEST(Errors, ExcerptNeverSplitsACharacter) {
+    EXPECT_EQ(eo::excerpt("short"), "short");
+    const std::string e_acute = "\xC3\xA9";  // é: two bytes
+    std::string text;
+    for (int i = 0; i < 100; ++i) text += e_acute;
+    for (std::size_t max = 1; max < 12; ++max) {
+        const auto cut = eo::excerpt(text, max);
+        ASSERT_EQ(cut.substr(cut.size() - 3), "...");
+        EXPECT_EQ((cut.size() - 3) % 2, 0u) << "split a character at max=" << max;
+        EXPECT_LE(cut.size() - 3, max);
+    }
+    // Header names quoted in errors go through it too.
+    std::string name;
+    for (int i = 0; i < 40; ++i) name += e_acute;  // 80 bytes
+    try {
+        eo::validate_json_headers("{\"" + name + "\":1}");
+        FAIL();
+    } catch (const eo::Error& e) {
+        const std::string msg = e.what();
+        const auto start = msg.find('"') + 1;
+        const auto quoted = msg.substr(start, msg.find('"', start) - start);
+        EXPECT_EQ((quoted.size() - 3) % 2, 0u) << msg;
+    }
+}

@@ -193,6 +193,13 @@ auto if_schema(F&& op, T fallback) -> decltype(op()) {
 constexpr std::string_view kDefaultTtlName = "default_ttl";
 constexpr sqlite3_int64 kDefaultPurgeLimit = 10000;
 
+// The claim key of (argv[0] scope, argv[1] key), both validated.
+DedupKey dedup_key_of_args(sqlite3_value** argv) {
+    const Bytes scope = key_arg(argv[0], "scope");
+    const Bytes key = key_arg(argv[1], "key");
+    return compute_dedup_key(scope.view(), key.view());
+}
+
 // ---- functions -------------------------------------------------------------------------
 
 // claim_once(scope, key [, ttl]) -> 1 when this call claimed the key, 0 when a live claim exists.
@@ -201,11 +208,9 @@ void claim_once(sqlite3_context* ctx, int argc, sqlite3_value** argv) noexcept {
         expect_args(argc, 2, 3);
         Connection& conn = connection(ctx);
         const CallDepth depth(conn);
-        const Bytes scope = key_arg(argv[0], "scope");
-        const Bytes key = key_arg(argv[1], "key");
+        const DedupKey k = dedup_key_of_args(argv);
         std::optional<Duration> ttl;
         if (argc == 3) ttl = duration_arg(argv[2], "ttl");
-        const DedupKey k = compute_dedup_key(scope.view(), key.view());
         const UnixMillis now = conn.now_ms();
         const bool claimed = with_schema(conn, [&] {
             Statement st = conn.statement(ttl ? Sql::claim_with_ttl : Sql::claim_default_ttl);
@@ -236,9 +241,7 @@ void is_claimed(sqlite3_context* ctx, int argc, sqlite3_value** argv) noexcept {
     guarded(ctx, "is_claimed", [&] {
         expect_args(argc, 2, 2);
         Connection& conn = connection(ctx);
-        const Bytes scope = key_arg(argv[0], "scope");
-        const Bytes key = key_arg(argv[1], "key");
-        const DedupKey k = compute_dedup_key(scope.view(), key.view());
+        const DedupKey k = dedup_key_of_args(argv);
         const UnixMillis now = conn.now_ms();
         const bool live = if_schema(
             [&] {
@@ -258,9 +261,7 @@ void release_claim(sqlite3_context* ctx, int argc, sqlite3_value** argv) noexcep
         expect_args(argc, 2, 2);
         Connection& conn = connection(ctx);
         const CallDepth depth(conn);
-        const Bytes scope = key_arg(argv[0], "scope");
-        const Bytes key = key_arg(argv[1], "key");
-        const DedupKey k = compute_dedup_key(scope.view(), key.view());
+        const DedupKey k = dedup_key_of_args(argv);
         const UnixMillis now = conn.now_ms();
         const bool released = if_schema(
             [&] {
@@ -308,9 +309,7 @@ void purge_expired(sqlite3_context* ctx, int argc, sqlite3_value** argv) noexcep
 void dedup_key(sqlite3_context* ctx, int argc, sqlite3_value** argv) noexcept {
     guarded(ctx, "dedup_key", [&] {
         expect_args(argc, 2, 2);
-        const Bytes scope = key_arg(argv[0], "scope");
-        const Bytes key = key_arg(argv[1], "key");
-        const DedupKey k = compute_dedup_key(scope.view(), key.view());
+        const DedupKey k = dedup_key_of_args(argv);
         sqlite3_result_blob(ctx, k.bytes.data(), static_cast<int>(k.bytes.size()), SQLITE_TRANSIENT);
     });
 }

@@ -1,12 +1,21 @@
 // claim_once / is_claimed / release_claim / purge_expired.
 //
-// Hot path: one statement through a saved SPI plan,
-//   INSERT ... ON CONFLICT (k) DO UPDATE SET expires_at = EXCLUDED.expires_at
-//     WHERE claims.expires_at <= $now
-// which inserts a new claim, renews an expired one, or does nothing for a live one. A
-// concurrent inserter of the same key makes it wait (speculative insertion); it then sees the
-// committed row (false) or, if that transaction rolled back, inserts (true). It never raises
-// unique_violation. Under REPEATABLE READ/SERIALIZABLE the same race raises 40001 instead.
+// claim_once runs at most three statements through saved SPI plans (eo_claim_exec):
+//  (a) INSERT ... ON CONFLICT (k) DO NOTHING               inserted      => true
+//      The fresh-key path ends here: one statement. A concurrent inserter (or deleter) of the
+//      same key makes it wait (speculative insertion); if that transaction rolled back (or the
+//      delete committed) it inserts. It never raises unique_violation.
+//  (b) UPDATE ... SET expires_at = $new WHERE k = $1 AND expires_at <= $now
+//                                                           renewed       => true
+//      UPDATE locks only qualifying rows: an expired claim is renewed under a row lock; in
+//      READ COMMITTED a concurrent renewer makes it wait and then re-check the new version.
+//  (c) SELECT expires_at > $now WHERE k = $1               live row      => false
+//      If the row vanished meanwhile (released or purged concurrently) or is not live, go back
+//      to (a); after kMaxClaimAttempts rounds raise 40001 (a retryable serialization failure).
+// A duplicate (false) therefore takes no lock, assigns no xid and writes no WAL: consumers
+// retrying duplicates in any order never wait for or deadlock with each other. (The previous
+// INSERT ... ON CONFLICT DO UPDATE ... WHERE expired locked the row even when WHERE was false.)
+// Under REPEATABLE READ/SERIALIZABLE, (a) or (b) racing a concurrent claim raises 40001.
 //
 // Clock: expiry uses the wall clock at the call (GetCurrentTimestamp(), i.e. clock_timestamp()),
 // not the transaction start (now()): a claim made late in a long transaction gets its full TTL,
@@ -27,10 +36,14 @@ constexpr std::int64_t kMaxTtlMs = std::chrono::duration_cast<std::chrono::milli
 
 // Every name is schema-qualified and every operator is OPERATOR(pg_catalog.x), so the plans
 // cannot be redirected by the caller's search_path (the SQL functions pin it as well).
-const char* const kClaimSql =
-    "INSERT INTO exactly_once.claims AS c (k, expires_at) VALUES ($1, $2) "
-    "ON CONFLICT (k) DO UPDATE SET expires_at = EXCLUDED.expires_at "
-    "WHERE c.expires_at OPERATOR(pg_catalog.<=) $3";
+const char* const kClaimInsertSql =
+    "INSERT INTO exactly_once.claims (k, expires_at) VALUES ($1, $2) ON CONFLICT (k) DO NOTHING";
+const char* const kClaimRenewSql =
+    "UPDATE exactly_once.claims SET expires_at = $2 "
+    "WHERE k OPERATOR(pg_catalog.=) $1 AND expires_at OPERATOR(pg_catalog.<=) $3";
+const char* const kClaimLiveSql =
+    "SELECT expires_at OPERATOR(pg_catalog.>) $2 FROM exactly_once.claims WHERE k OPERATOR(pg_catalog.=) $1";
+constexpr int kMaxClaimAttempts = 5;
 const char* const kIsClaimedSql =
     "SELECT 1 FROM exactly_once.claims "
     "WHERE k OPERATOR(pg_catalog.=) $1 AND expires_at OPERATOR(pg_catalog.>) $2";
@@ -45,7 +58,9 @@ const char* const kPurgeSql =
     "  LIMIT $2 FOR UPDATE SKIP LOCKED)) "
     "AND c.expires_at OPERATOR(pg_catalog.<=) $1";
 
-SPIPlanPtr claim_plan = nullptr;
+SPIPlanPtr claim_insert_plan = nullptr;
+SPIPlanPtr claim_renew_plan = nullptr;
+SPIPlanPtr claim_live_plan = nullptr;
 SPIPlanPtr is_claimed_plan = nullptr;
 SPIPlanPtr release_plan = nullptr;
 SPIPlanPtr purge_plan = nullptr;
@@ -102,12 +117,40 @@ bool eo_claim_exec(const exactly_once::DedupKey* k, TimestampTz now, TimestampTz
     values[1] = TimestampTzGetDatum(expires_at);
     values[2] = TimestampTzGetDatum(now);
     if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "exactly_once: SPI_connect failed");
-    SPIPlanPtr plan = get_plan(&claim_plan, kClaimSql, 3, types);
-    const int rc = SPI_execute_plan(plan, values, nullptr, false, 0);
-    if (rc != SPI_OK_INSERT) elog(ERROR, "exactly_once: claim failed: %s", SPI_result_code_string(rc));
-    const bool claimed = SPI_processed > 0;
-    SPI_finish();
-    return claimed;
+    for (int attempt = 0; attempt < kMaxClaimAttempts; ++attempt) {
+        // (a) a new claim
+        int rc = SPI_execute_plan(get_plan(&claim_insert_plan, kClaimInsertSql, 2, types), values, nullptr, false, 0);
+        if (rc != SPI_OK_INSERT) elog(ERROR, "exactly_once: claim failed: %s", SPI_result_code_string(rc));
+        if (SPI_processed > 0) {
+            SPI_finish();
+            return true;
+        }
+        // (b) renew an expired claim (row lock on that row only)
+        rc = SPI_execute_plan(get_plan(&claim_renew_plan, kClaimRenewSql, 3, types), values, nullptr, false, 0);
+        if (rc != SPI_OK_UPDATE) elog(ERROR, "exactly_once: claim renewal failed: %s", SPI_result_code_string(rc));
+        if (SPI_processed > 0) {
+            SPI_finish();
+            return true;
+        }
+        // (c) a live claim exists => false; gone or not live (changed concurrently) => again
+        Datum live_values[2] = {values[0], values[2]};
+        Oid live_types[2] = {UUIDOID, TIMESTAMPTZOID};
+        rc = SPI_execute_plan(get_plan(&claim_live_plan, kClaimLiveSql, 2, live_types), live_values, nullptr, false, 1);
+        if (rc != SPI_OK_SELECT) elog(ERROR, "exactly_once: claim check failed: %s", SPI_result_code_string(rc));
+        if (SPI_processed > 0) {
+            bool isnull = true;
+            const Datum d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+            if (!isnull && DatumGetBool(d)) {
+                SPI_finish();
+                return false;
+            }
+        }
+    }
+    ereport(ERROR, (errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+                    errmsg("claim_once: the claim kept changing concurrently (released, purged or re-inserted "
+                           "%d times in a row); retry the transaction",
+                           kMaxClaimAttempts)));
+    pg_unreachable();
 }
 
 std::int64_t eo_ttl_from_text_or_raise(const char* fn, const char* text, std::size_t len) {
@@ -145,7 +188,9 @@ extern "C" Datum eo_claim_once(PG_FUNCTION_ARGS) {
     return claim_with_ttl_ms(&dk, eo_default_ttl_ms);
 }
 
-// claim_once(scope, key, ttl interval): calendar-aware (now + interval), must be > 0 and <= 100 years.
+// claim_once(scope, key, ttl interval): calendar-aware (now + interval), must be > 0 and at most
+// 36500 days (kMaxTtl, "100 years" of 365 days; interval '100 years' is longer and rejected). A
+// positive interval under 1 ms counts as 1 ms, as in the core (TTLs have millisecond precision).
 extern "C" Datum eo_claim_once_interval(PG_FUNCTION_ARGS) {
     const exactly_once::DedupKey dk = key_from_args("claim_once", fcinfo);
     if (PG_ARGISNULL(2)) eo_raise_msg("claim_once", "22004", "ttl must not be NULL");
@@ -155,15 +200,15 @@ extern "C" Datum eo_claim_once_interval(PG_FUNCTION_ARGS) {
         DirectFunctionCall2(timestamptz_pl_interval, TimestampTzGetDatum(now), IntervalPGetDatum(ttl)));
     if (expires <= now) eo_raise_msg("claim_once", "22023", "ttl must be positive");
     if ((expires - now) / 1000 > kMaxTtlMs)
-        eo_raise_msg("claim_once", "22023", "ttl is too long (the maximum is 100 years)");
-    PG_RETURN_BOOL(eo_claim_exec(&dk, now, expires));
+        eo_raise_msg("claim_once", "22023", "ttl is too long (the maximum is 36500 days)");
+    PG_RETURN_BOOL(eo_claim_exec(&dk, now, expires - now < 1000 ? now + 1000 : expires));
 }
 
-// claim_once(scope, key, ttl integer): seconds.
+// claim_once(scope, key, ttl bigint): seconds (integer arguments cast to bigint implicitly).
 extern "C" Datum eo_claim_once_seconds(PG_FUNCTION_ARGS) {
     const exactly_once::DedupKey dk = key_from_args("claim_once", fcinfo);
     if (PG_ARGISNULL(2)) eo_raise_msg("claim_once", "22004", "ttl must not be NULL");
-    const long long seconds = PG_GETARG_INT32(2);
+    const long long seconds = PG_GETARG_INT64(2);
     EoError err;
     std::int64_t ms = 0;
     if (!eo_guard(&err, [&] { ms = exactly_once::duration_from_seconds(seconds, "ttl").count(); }))

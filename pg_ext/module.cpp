@@ -21,7 +21,6 @@ bool eo_logical_messages = false;
 int eo_purge_interval_s = 0;
 char* eo_purge_database = nullptr;
 int eo_purge_batch_size = 10000;
-int eo_outbox_key_locks = 64;
 bool eo_notify = true;
 static char* eo_default_ttl_string = nullptr;
 }
@@ -36,7 +35,12 @@ void eo_set_error(EoError* err, const char* sqlstate, const char* message) noexc
     for (; i < 5; ++i) err->sqlstate[i] = '0';
     err->sqlstate[5] = '\0';
     std::size_t n = std::strlen(message);
-    if (n >= sizeof err->message) n = sizeof err->message - 1;
+    if (n >= sizeof err->message) {
+        // Cut at a character boundary: back up over UTF-8 continuation bytes (10xxxxxx) so the
+        // message never ends in half a character (the server would reject it as invalid).
+        n = sizeof err->message - 1;
+        while (n > 0 && (static_cast<unsigned char>(message[n]) & 0xC0) == 0x80) --n;
+    }
     std::memcpy(err->message, message, n);
     err->message[n] = '\0';
 }
@@ -80,27 +84,28 @@ extern "C" void _PG_init(void) {
                                "TTL of claims made without an explicit ttl (e.g. '24h', '90s', '1h30m').", nullptr,
                                &eo_default_ttl_string, "24h", PGC_USERSET, 0, eo_check_default_ttl,
                                eo_assign_default_ttl, nullptr);
-    DefineCustomIntVariable("exactly_once.max_key_bytes", "Largest scope, topic or key accepted, in bytes.", nullptr,
-                            &eo_max_key_bytes, static_cast<int>(exactly_once::kDefaultMaxKeyBytes), 1,
-                            static_cast<int>(MaxAllocSize), PGC_USERSET, GUC_UNIT_BYTE, nullptr, nullptr, nullptr);
+    // Superuser-only and at most the core's 64 KiB: it can only lower the limit of the claim and
+    // outbox functions; dedup_key (IMMUTABLE) always applies the fixed 64 KiB limit.
+    DefineCustomIntVariable("exactly_once.max_key_bytes",
+                            "Largest scope, topic or key accepted by claim and outbox functions, in bytes "
+                            "(dedup_key always allows 64 kB).",
+                            nullptr, &eo_max_key_bytes, static_cast<int>(exactly_once::kDefaultMaxKeyBytes), 1,
+                            static_cast<int>(exactly_once::kDefaultMaxKeyBytes), PGC_SUSET, GUC_UNIT_BYTE, nullptr,
+                            nullptr, nullptr);
     DefineCustomBoolVariable("exactly_once.logical_messages",
                              "Also write every outbox event as a transactional logical decoding message "
                              "(prefix 'exactly_once') for CDC readers such as Debezium.",
-                             nullptr, &eo_logical_messages, false, PGC_USERSET, 0, nullptr, nullptr, nullptr);
+                             nullptr, &eo_logical_messages, false, PGC_SUSET, 0, nullptr, nullptr, nullptr);
     DefineCustomIntVariable("exactly_once.purge_interval",
                             "Seconds between purges by the background worker; 0 disables it. The worker only "
                             "exists when exactly_once is in shared_preload_libraries and this is > 0 at start.",
                             nullptr, &eo_purge_interval_s, 0, 0, INT_MAX / 1000, PGC_SIGHUP, GUC_UNIT_S, nullptr,
                             nullptr, nullptr);
-    DefineCustomStringVariable("exactly_once.purge_database", "Database the purge worker connects to (read when the worker starts).", nullptr,
+    DefineCustomStringVariable("exactly_once.purge_database", "Database the purge worker purges (read at every round).", nullptr,
                                &eo_purge_database, "postgres", PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
     DefineCustomIntVariable("exactly_once.purge_batch_size",
                             "Rows deleted per purge transaction by the background worker.", nullptr,
                             &eo_purge_batch_size, 10000, 1, INT_MAX, PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
-    DefineCustomIntVariable("exactly_once.outbox_key_locks",
-                            "Distinct (topic, key) locks one transaction takes in outbox_emit before it "
-                            "escalates to one exclusive lock per topic (bounds lock-table use of bulk emits).",
-                            nullptr, &eo_outbox_key_locks, 64, 1, 100000, PGC_USERSET, 0, nullptr, nullptr, nullptr);
     DefineCustomBoolVariable("exactly_once.notify",
                              "NOTIFY exactly_once_outbox when a transaction that emitted commits.", nullptr,
                              &eo_notify, true, PGC_USERSET, 0, nullptr, nullptr, nullptr);
@@ -109,13 +114,15 @@ extern "C" void _PG_init(void) {
     if (process_shared_preload_libraries_in_progress && eo_purge_interval_s > 0) {
         BackgroundWorker worker;
         std::memset(&worker, 0, sizeof worker);
+        // The launcher connects to no database; each round it starts a short-lived worker bound to
+        // exactly_once.purge_database (purge_worker.cpp).
         worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
         worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
         worker.bgw_restart_time = 10;
         strlcpy(worker.bgw_library_name, "exactly_once", BGW_MAXLEN);
-        strlcpy(worker.bgw_function_name, "eo_purge_worker_main", BGW_MAXLEN);
-        strlcpy(worker.bgw_name, "exactly_once purge worker", BGW_MAXLEN);
-        strlcpy(worker.bgw_type, "exactly_once purge", BGW_MAXLEN);
+        strlcpy(worker.bgw_function_name, "eo_purge_launcher_main", BGW_MAXLEN);
+        strlcpy(worker.bgw_name, "exactly_once purge launcher", BGW_MAXLEN);
+        strlcpy(worker.bgw_type, "exactly_once purge launcher", BGW_MAXLEN);
         RegisterBackgroundWorker(&worker);
     }
 }
@@ -123,10 +130,9 @@ extern "C" void _PG_init(void) {
 // ---------------------------------------------------------------- key validation
 
 exactly_once::DedupKey eo_key_or_raise(const char* fn, const EoText* scope, const char* scope_arg, const EoText* key,
-                                       const char* key_arg) {
+                                       const char* key_arg, std::size_t max_bytes) {
     EoError err;
     exactly_once::DedupKey dk;
-    const std::size_t max_bytes = static_cast<std::size_t>(eo_max_key_bytes);
     if (!eo_guard(&err, [&] {
             if (!scope) exactly_once::throw_null_argument(scope_arg);
             if (!key) exactly_once::throw_null_argument(key_arg);
@@ -147,6 +153,8 @@ PG_FUNCTION_INFO_V1(eo_version);
 }
 
 // dedup_key(scope text, key text) -> uuid. IMMUTABLE; NULL raises 22004 (not STRICT on purpose).
+// Its result depends on the arguments only: the size limit is the fixed core 64 KiB, never the
+// exactly_once.max_key_bytes setting.
 extern "C" Datum eo_dedup_key(PG_FUNCTION_ARGS) {
     EoText scope{}, key{};
     const bool has_scope = !PG_ARGISNULL(0), has_key = !PG_ARGISNULL(1);
@@ -159,7 +167,8 @@ extern "C" Datum eo_dedup_key(PG_FUNCTION_ARGS) {
         key = EoText{VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t)};
     }
     const exactly_once::DedupKey dk =
-        eo_key_or_raise("dedup_key", has_scope ? &scope : nullptr, "scope", has_key ? &key : nullptr, "key");
+        eo_key_or_raise("dedup_key", has_scope ? &scope : nullptr, "scope", has_key ? &key : nullptr, "key",
+                        exactly_once::kDefaultMaxKeyBytes);
     auto* u = static_cast<pg_uuid_t*>(palloc(sizeof(pg_uuid_t)));
     std::memcpy(u->data, dk.bytes.data(), UUID_LEN);
     PG_RETURN_UUID_P(u);

@@ -1,20 +1,19 @@
 // outbox_emit: one row in exactly_once.outbox, in the caller's transaction.
 //
-// Commit order per (topic, key): before taking its seq, outbox_emit takes a transaction-level
-// lock on hash(topic, key) (an advisory lock tag of its own, so it never collides with the
-// user's pg_advisory_* keys). Emitters of the same key therefore serialise: the second waits
-// until the first commits or aborts and only then draws its seq, so for one (topic, key)
-// seq order == commit order. Across keys seq order may differ from commit order; relays read
-// pending rows (delivered_at IS NULL, partial index) ordered by seq, never "seq > last seen",
-// so an event that commits late with a lower seq is still found on the next read.
-//
-// Bounded lock use: per-key locks live in the shared lock table until commit, so a bulk
-// transaction emitting to thousands of keys would exhaust it ("out of shared memory"). Every
-// emitting transaction therefore also holds SHARE locks on a per-topic tag and an outbox-wide
-// tag; after exactly_once.outbox_key_locks distinct keys a transaction escalates to EXCLUSIVE
-// on the topic's tag instead of locking more keys (keeping new emitters of the topic out until
-// it commits, which orders it against all of them at once), and after as many topics to
-// EXCLUSIVE on the outbox-wide tag; see lock_topic_key() for when it waits.
+// Commit order per (topic, key): before drawing its seq, outbox_emit upserts the key's row in
+// exactly_once.outbox_keys (khash = dedup_key(topic, key)):
+//   INSERT ... VALUES ($1, 1) ON CONFLICT (khash) DO UPDATE SET last_key_seq = o.last_key_seq + 1
+//   RETURNING last_key_seq
+// The row lock it takes lasts until commit, so emitters of the same key serialise: the second
+// waits until the first commits or aborts and only then draws its seq, so for one (topic, key)
+// seq order == commit order. The returned number is the event's key_seq: 1, 2, 3, ... per
+// (topic, key) without gaps (a rolled-back emit rolls its increment back too), so a consumer
+// can detect a missing event. Row locks live in the tuples, not in the shared lock table: a
+// transaction may emit to any number of distinct keys, and transactions that share no
+// (topic, key) never wait for each other. Across keys seq order may differ from commit order;
+// relays read pending rows (delivered_at IS NULL, partial index) ordered by seq (or per key by
+// key_seq), never "seq > last seen", so an event that commits late with a lower seq is still
+// found on the next read. Under REPEATABLE READ/SERIALIZABLE a same-key race raises 40001.
 //
 // Wake-up: NOTIFY exactly_once_outbox (empty payload) at every emit; PostgreSQL folds identical
 // notifications of one transaction into one and delivers it at commit only. (PostgreSQL
@@ -31,12 +30,11 @@ extern "C" {
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
 #include "replication/message.h"
-#include "storage/lock.h"
-#include "storage/proc.h"
 #include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
 #include "utils/json.h"
 #include "utils/jsonb.h"
+#include "utils/memutils.h"
 #include "utils/uuid.h"
 }
 
@@ -44,78 +42,31 @@ namespace {
 
 constexpr const char* kNotifyChannel = "exactly_once_outbox";
 constexpr const char* kMessagePrefix = "exactly_once";
-// locktag_field4 of the per-key lock; user advisory locks use 1 (bigint) and 2 (int4 pair).
-constexpr uint16 kLockTagOutboxKey = 0x454f;  // "EO"
-constexpr uint16 kLockTagOutboxTopic = 0x4554;  // "ET": the per-topic tag (fields 2, 3 = hash(topic))
-constexpr uint16 kLockTagOutboxAll = 0x4541;    // "EA": the outbox-wide tag (fields 2, 3 = 0)
-
+const char* const kKeySeqSql =
+    "INSERT INTO exactly_once.outbox_keys AS o (khash, last_key_seq) VALUES ($1, 1) "
+    "ON CONFLICT (khash) DO UPDATE SET last_key_seq = o.last_key_seq OPERATOR(pg_catalog.+) 1 "
+    "RETURNING last_key_seq";
 const char* const kInsertSql =
-    "INSERT INTO exactly_once.outbox (id, topic, key, payload, headers, created_at) "
-    "VALUES ($1, $2, $3, $4, $5, $6)";
+    "INSERT INTO exactly_once.outbox (id, topic, key, key_seq, payload, headers, created_at) "
+    "VALUES ($1, $2, $3, $4, $5, $6, $7)";
+SPIPlanPtr key_seq_plan = nullptr;
 SPIPlanPtr insert_plan = nullptr;
+
+SPIPlanPtr saved_plan(SPIPlanPtr* slot, const char* sql, int nargs, Oid* types) {
+    if (*slot == nullptr) {
+        SPIPlanPtr p = SPI_prepare(sql, nargs, types);
+        if (p == nullptr) elog(ERROR, "exactly_once: SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+        if (SPI_keepplan(p) != 0) elog(ERROR, "exactly_once: SPI_keepplan failed");
+        *slot = p;
+    }
+    return *slot;
+}
 
 // One generator per backend: ids strictly increase within the backend; getrandom() supplies
 // the random bits, so forked backends never share a sequence.
 exactly_once::Uuid7Generator& generator() {
     static exactly_once::Uuid7Generator gen;
     return gen;
-}
-
-// Per-transaction counts of the key and topic locks taken (reset when the top-level transaction
-// changes; a rolled-back subtransaction can only make them over-count, which is harmless).
-LocalTransactionId counted_lxid = InvalidLocalTransactionId;
-int keys_locked = 0;
-int topics_locked = 0;
-
-void set_key_tag(LOCKTAG* tag, const exactly_once::DedupKey* h, uint16 kind) {
-    uint32 hi = 0, lo = 0;
-    std::memcpy(&hi, h->bytes.data(), 4);
-    std::memcpy(&lo, h->bytes.data() + 4, 4);
-    SET_LOCKTAG_ADVISORY(*tag, MyDatabaseId, hi, lo, kind);
-}
-
-// Lock hierarchy, all transaction-scoped: outbox-wide tag > topic tag > (topic, key) tag.
-// Normal emit: SHARE outbox, SHARE topic, EXCLUSIVE key.
-// Escalation (soft limit = exactly_once.outbox_key_locks): once the transaction holds that
-// many key locks it tries EXCLUSIVE on the topic *without waiting*; once it holds that many
-// topic locks it tries EXCLUSIVE on the outbox tag. When the try fails (another transaction
-// is emitting to the topic), it simply goes on with finer locks, so concurrent bulk emitters
-// never deadlock on a lock upgrade. Only past 16x the limit does it wait for the exclusive
-// lock (bounding the lock table; two such giants on one topic may then deadlock, and
-// PostgreSQL aborts one). Every event is covered either by its key lock or by an exclusive
-// lock above it, and every emitter holds the SHARE locks above its key lock, so two emits of
-// one (topic, key) always conflict: seq order stays commit order per key.
-LockAcquireResult try_or_wait_exclusive(LOCKTAG* tag, int held, int soft) {
-    const bool wait = held >= soft * 16;
-    return LockAcquire(tag, ExclusiveLock, /*sessionLock=*/false, /*dontWait=*/!wait);
-}
-
-void lock_topic_key(const EoText* topic, const exactly_once::DedupKey* lock_key) {
-    if (MyProc->lxid != counted_lxid) {
-        counted_lxid = MyProc->lxid;
-        keys_locked = 0;
-        topics_locked = 0;
-    }
-    const int soft = eo_outbox_key_locks;
-    LOCKTAG all;
-    SET_LOCKTAG_ADVISORY(all, MyDatabaseId, 0, 0, kLockTagOutboxAll);
-    if (topics_locked >= soft && try_or_wait_exclusive(&all, topics_locked, soft) != LOCKACQUIRE_NOT_AVAIL) return;
-    (void)LockAcquire(&all, ShareLock, false, false);  // a local lookup after the first emit
-
-    const exactly_once::DedupKey topic_hash = exactly_once::compute_dedup_key(
-        "exactly_once.outbox.topic", std::string_view(topic->data, topic->len));
-    LOCKTAG topic_tag;
-    set_key_tag(&topic_tag, &topic_hash, kLockTagOutboxTopic);
-    if (keys_locked >= soft) {
-        const LockAcquireResult r = try_or_wait_exclusive(&topic_tag, keys_locked, soft);
-        if (r == LOCKACQUIRE_OK) ++topics_locked;
-        if (r != LOCKACQUIRE_NOT_AVAIL) return;
-    }
-    if (LockAcquire(&topic_tag, ShareLock, false, false) != LOCKACQUIRE_ALREADY_HELD) ++topics_locked;
-
-    LOCKTAG key_tag;
-    set_key_tag(&key_tag, lock_key, kLockTagOutboxKey);
-    if (LockAcquire(&key_tag, ExclusiveLock, false, false) != LOCKACQUIRE_ALREADY_HELD) ++keys_locked;
 }
 
 void check_headers(const char* fn, Jsonb* h) {
@@ -154,40 +105,50 @@ Datum eo_emit(const char* fn, const exactly_once::DedupKey* lock_key, const EoTe
     Jsonb* hj = nullptr;
     if (has_headers) {
         hj = DatumGetJsonbP(headers);
-        if (VARSIZE(hj) - VARHDRSZ > exactly_once::kMaxPayloadBytes)
-            eo_raise_msg(fn, "54000", "headers are over the size limit");
+        if (VARSIZE(hj) - VARHDRSZ > exactly_once::kMaxHeadersBytes) {
+            char msg[200];
+            snprintf(msg, sizeof msg, "headers are %zu bytes, over the limit of %zu bytes",
+                     static_cast<std::size_t>(VARSIZE(hj) - VARHDRSZ), exactly_once::kMaxHeadersBytes);
+            eo_raise_msg(fn, "54000", msg);
+        }
         check_headers(fn, hj);
     }
 
-    // Same-key emitters wait here until the previous one ends; the seq is drawn after.
-    lock_topic_key(topic, lock_key);
+    if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "exactly_once: SPI_connect failed");
+    // Same-key emitters wait here (row lock on the key's outbox_keys row) until the previous one
+    // ends; the seq is drawn after, by the outbox insert.
+    auto* kh = static_cast<pg_uuid_t*>(palloc(sizeof(pg_uuid_t)));
+    std::memcpy(kh->data, lock_key->bytes.data(), UUID_LEN);
+    Datum key_values[1] = {UUIDPGetDatum(kh)};
+    Oid key_types[1] = {UUIDOID};
+    int rc = SPI_execute_plan(saved_plan(&key_seq_plan, kKeySeqSql, 1, key_types), key_values, nullptr, false, 0);
+    if (rc != SPI_OK_INSERT_RETURNING || SPI_processed != 1)
+        elog(ERROR, "exactly_once: outbox key sequence failed: %s", SPI_result_code_string(rc));
+    bool isnull = true;
+    const int64 key_seq = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+    if (isnull) elog(ERROR, "exactly_once: outbox key sequence is NULL");
 
     const TimestampTz now = GetCurrentTimestamp();
     EoError err;
     exactly_once::Uuid id{};
     if (!eo_guard(&err, [&] { id = generator().next(eo_unix_ms(now)); })) eo_raise(fn, &err);
-    auto* idp = static_cast<pg_uuid_t*>(palloc(sizeof(pg_uuid_t)));
+    // SPI_palloc: in the caller's context, so the id outlives SPI_finish (it is the result).
+    auto* idp = static_cast<pg_uuid_t*>(SPI_palloc(sizeof(pg_uuid_t)));
     std::memcpy(idp->data, id.data(), UUID_LEN);
 
-    Datum values[6];
-    char nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
-    Oid types[6] = {UUIDOID, TEXTOID, TEXTOID, JSONBOID, JSONBOID, TIMESTAMPTZOID};
+    Datum values[7];
+    char nulls[7] = {' ', ' ', ' ', ' ', ' ', ' ', ' '};
+    Oid types[7] = {UUIDOID, TEXTOID, TEXTOID, INT8OID, JSONBOID, JSONBOID, TIMESTAMPTZOID};
     values[0] = UUIDPGetDatum(idp);
     values[1] = PointerGetDatum(cstring_to_text_with_len(topic->data, static_cast<int>(topic->len)));
     values[2] = PointerGetDatum(cstring_to_text_with_len(key->data, static_cast<int>(key->len)));
-    values[3] = JsonbPGetDatum(pj);
-    values[4] = hj ? JsonbPGetDatum(hj) : (Datum)0;
-    if (!hj) nulls[4] = 'n';
-    values[5] = TimestampTzGetDatum(now);
+    values[3] = Int64GetDatum(key_seq);
+    values[4] = JsonbPGetDatum(pj);
+    values[5] = hj ? JsonbPGetDatum(hj) : (Datum)0;
+    if (!hj) nulls[5] = 'n';
+    values[6] = TimestampTzGetDatum(now);
 
-    if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "exactly_once: SPI_connect failed");
-    if (insert_plan == nullptr) {
-        SPIPlanPtr p = SPI_prepare(kInsertSql, 6, types);
-        if (p == nullptr) elog(ERROR, "exactly_once: SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-        if (SPI_keepplan(p) != 0) elog(ERROR, "exactly_once: SPI_keepplan failed");
-        insert_plan = p;
-    }
-    const int rc = SPI_execute_plan(insert_plan, values, nulls, false, 0);
+    rc = SPI_execute_plan(saved_plan(&insert_plan, kInsertSql, 7, types), values, nulls, false, 0);
     if (rc != SPI_OK_INSERT) elog(ERROR, "exactly_once: outbox insert failed: %s", SPI_result_code_string(rc));
     SPI_finish();
 
@@ -201,6 +162,7 @@ Datum eo_emit(const char* fn, const exactly_once::DedupKey* lock_key, const EoTe
         appendStringInfoChar(&buf, '"');
         append_json_text(&buf, "topic", topic, true);
         append_json_text(&buf, "key", key, true);
+        appendStringInfo(&buf, ",\"key_seq\":" INT64_FORMAT, key_seq);
         appendStringInfoString(&buf, ",\"payload\":");
         (void)JsonbToCString(&buf, &pj->root, VARSIZE(pj));
         appendStringInfoString(&buf, ",\"headers\":");
@@ -241,6 +203,32 @@ EmitArgs emit_args(FunctionCallInfo fcinfo) {
     return a;
 }
 
+// jsonb_in(cstr), with its data errors (e.g. "\u0000", 22P05) re-raised as "fn: payload ...".
+// No C++ object lives in this frame: PG_TRY/longjmp is safe here. Errors that are not data
+// errors (out of memory, cancel) are re-thrown untouched.
+Datum jsonb_from_text_or_raise(const char* fn, char* cstr) {
+    MemoryContext oldcxt = CurrentMemoryContext;
+    Datum result = (Datum)0;
+    PG_TRY();
+    {
+        result = DirectFunctionCall1(jsonb_in, CStringGetDatum(cstr));
+    }
+    PG_CATCH();
+    {
+        MemoryContextSwitchTo(oldcxt);
+        ErrorData* edata = CopyErrorData();
+        if (ERRCODE_TO_CATEGORY(edata->sqlerrcode) != ERRCODE_DATA_EXCEPTION) {
+            FreeErrorData(edata);
+            PG_RE_THROW();
+        }
+        FlushErrorState();
+        ereport(ERROR, (errcode(edata->sqlerrcode), errmsg("%s: payload is not valid jsonb: %s", fn, edata->message),
+                        edata->detail ? errdetail("%s", edata->detail) : 0));
+    }
+    PG_END_TRY();
+    return result;
+}
+
 bool headers_arg(const char* fn, FunctionCallInfo fcinfo, Datum* out) {
     if (PG_NARGS() < 4) return false;
     if (PG_ARGISNULL(3)) eo_raise_msg(fn, "22004", "headers must not be NULL");
@@ -272,7 +260,7 @@ extern "C" Datum eo_outbox_emit_text(PG_FUNCTION_ARGS) {
     EoError err;
     if (!eo_guard(&err, [&] { exactly_once::validate_json_payload(std::string_view(pdata, plen), "payload"); }))
         eo_raise("outbox_emit", &err);
-    Datum payload = DirectFunctionCall1(jsonb_in, CStringGetDatum(text_to_cstring(pt)));
+    Datum payload = jsonb_from_text_or_raise("outbox_emit", text_to_cstring(pt));
     Datum headers = (Datum)0;
     const bool has_headers = headers_arg("outbox_emit", fcinfo, &headers);
     return eo_emit("outbox_emit", &lock_key, &a.topic, &a.key, payload, has_headers, headers);

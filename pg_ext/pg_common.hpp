@@ -78,7 +78,6 @@ extern bool eo_logical_messages;      // exactly_once.logical_messages
 extern int eo_purge_interval_s;       // exactly_once.purge_interval (seconds, 0 = off)
 extern char* eo_purge_database;       // exactly_once.purge_database
 extern int eo_purge_batch_size;       // exactly_once.purge_batch_size
-extern int eo_outbox_key_locks;       // exactly_once.outbox_key_locks
 extern bool eo_notify;                // exactly_once.notify
 }
 // exactly_once.default_ttl, parsed once by the GUC check hook.
@@ -93,15 +92,18 @@ struct EoText {
 
 // Validated dedup key of (scope, key); raises a named ERROR on NULL/empty/oversized input.
 // scope/key == nullptr means SQL NULL.
+// max_bytes: the limit per argument (eo_max_key_bytes, or kDefaultMaxKeyBytes for dedup_key).
 exactly_once::DedupKey eo_key_or_raise(const char* fn, const EoText* scope, const char* scope_arg,
-                                       const EoText* key, const char* key_arg);
+                                       const EoText* key, const char* key_arg,
+                                       std::size_t max_bytes = static_cast<std::size_t>(eo_max_key_bytes));
 
 // Claim internals shared by claim_once and the dedup trigger. ttl_ms > 0.
 bool eo_claim_exec(const exactly_once::DedupKey* k, TimestampTz now, TimestampTz expires_at);
 std::int64_t eo_ttl_from_text_or_raise(const char* fn, const char* text, std::size_t len);
 
 // Outbox internals shared by outbox_emit and the outbox trigger. lock_key comes from
-// eo_key_or_raise(topic, key) (which validated both); payload/headers are jsonb datums.
+// eo_key_or_raise(topic, key) (which validated both): the khash of the key's row in
+// exactly_once.outbox_keys (row lock + key_seq); payload/headers are jsonb datums.
 Datum eo_emit(const char* fn, const exactly_once::DedupKey* lock_key, const EoText* topic, const EoText* key,
               Datum payload, bool has_headers, Datum headers);
 

@@ -9,6 +9,7 @@
 -- the owner that call the functions need (see README, "PostgreSQL: privileges"):
 --   GRANT USAGE ON SCHEMA exactly_once TO app;
 --   GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA exactly_once TO app;
+--   (claims, outbox and outbox_keys; outbox_emit upserts outbox_keys)
 --   GRANT USAGE ON ALL SEQUENCES IN SCHEMA exactly_once TO app;
 CREATE SCHEMA exactly_once;
 REVOKE ALL ON SCHEMA exactly_once FROM PUBLIC;
@@ -23,14 +24,25 @@ CREATE TABLE exactly_once.claims (
 CREATE INDEX claims_expires_at_brin ON exactly_once.claims USING brin (expires_at);
 REVOKE ALL ON exactly_once.claims FROM PUBLIC;
 
+-- Per-(topic, key) ordering: one row per key ever emitted, khash = dedup_key(topic, key).
+-- outbox_emit upserts it before drawing the outbox seq: the row lock serialises same-key
+-- emitters until commit (seq order == commit order per key), and last_key_seq numbers the
+-- key's events 1, 2, 3, ... without gaps (outbox.key_seq).
+CREATE TABLE exactly_once.outbox_keys (
+    khash        uuid   PRIMARY KEY,
+    last_key_seq bigint NOT NULL
+);
+REVOKE ALL ON exactly_once.outbox_keys FROM PUBLIC;
+
 -- The transactional outbox. Relays read rows WHERE delivered_at IS NULL ORDER BY seq (never
--- "seq > last seen"): per (topic, key) seq order is commit order (outbox_emit serialises
--- same-key emitters with a transaction-level lock taken before the seq is drawn).
+-- "seq > last seen"): per (topic, key) seq order is commit order, and key_seq is the gapless
+-- per-(topic, key) sequence number (1, 2, 3, ... in commit order).
 CREATE TABLE exactly_once.outbox (
     id              uuid        PRIMARY KEY,              -- UUIDv7 event id
     seq             bigint      GENERATED ALWAYS AS IDENTITY,
     topic           text        NOT NULL,
     key             text        NOT NULL,
+    key_seq         bigint      NOT NULL,
     payload         jsonb       NOT NULL,
     headers         jsonb,
     created_at      timestamptz NOT NULL,
@@ -48,6 +60,7 @@ REVOKE ALL ON exactly_once.outbox FROM PUBLIC;
 -- pg_dump keeps the state (claims and undelivered events are data, not configuration).
 SELECT pg_catalog.pg_extension_config_dump('exactly_once.claims', '');
 SELECT pg_catalog.pg_extension_config_dump('exactly_once.outbox', '');
+SELECT pg_catalog.pg_extension_config_dump('exactly_once.outbox_keys', '');
 SELECT pg_catalog.pg_extension_config_dump('exactly_once.outbox_seq_seq', '');
 
 -- ------------------------------------------------------------------ functions (@extschema@)
@@ -69,7 +82,9 @@ CREATE FUNCTION claim_once(scope text, key text) RETURNS boolean
 CREATE FUNCTION claim_once(scope text, key text, ttl interval) RETURNS boolean
     AS 'MODULE_PATHNAME', 'eo_claim_once_interval'
     LANGUAGE C VOLATILE PARALLEL UNSAFE SET search_path = pg_catalog, pg_temp;
-CREATE FUNCTION claim_once(scope text, key text, ttl integer) RETURNS boolean
+-- ttl in seconds: one bigint overload (an integer or smallint argument casts to it implicitly,
+-- so claim_once('s', 'k', 3600) and claim_once('s', 'k', 3600::bigint) both resolve here).
+CREATE FUNCTION claim_once(scope text, key text, ttl bigint) RETURNS boolean
     AS 'MODULE_PATHNAME', 'eo_claim_once_seconds'
     LANGUAGE C VOLATILE PARALLEL UNSAFE SET search_path = pg_catalog, pg_temp;
 CREATE FUNCTION claim_once(scope text, key text, ttl text) RETURNS boolean
@@ -103,9 +118,16 @@ CREATE FUNCTION outbox_emit(topic text, key text, payload text, headers jsonb) R
 
 -- Trigger helpers: exactly_once_dedup_trigger(scope, column [, ttl]) for BEFORE INSERT ... FOR
 -- EACH ROW; exactly_once_outbox_trigger(topic, key_column) for AFTER INSERT OR UPDATE ... FOR EACH ROW.
+-- The key is the column's text form, computed under the fixed output settings below (applied
+-- for the call, like search_path) so that the same value gives the same key whatever the
+-- session's TimeZone, DateStyle, extra_float_digits, IntervalStyle, bytea_output or lc_monetary.
 CREATE FUNCTION exactly_once_dedup_trigger() RETURNS trigger
     AS 'MODULE_PATHNAME', 'eo_dedup_trigger'
-    LANGUAGE C VOLATILE SET search_path = pg_catalog, pg_temp;
+    LANGUAGE C VOLATILE SET search_path = pg_catalog, pg_temp
+    SET DateStyle = 'ISO, YMD' SET TimeZone = 'UTC' SET extra_float_digits = 3
+    SET IntervalStyle = 'postgres' SET bytea_output = 'hex' SET lc_monetary = 'C';
 CREATE FUNCTION exactly_once_outbox_trigger() RETURNS trigger
     AS 'MODULE_PATHNAME', 'eo_outbox_trigger'
-    LANGUAGE C VOLATILE SET search_path = pg_catalog, pg_temp;
+    LANGUAGE C VOLATILE SET search_path = pg_catalog, pg_temp
+    SET DateStyle = 'ISO, YMD' SET TimeZone = 'UTC' SET extra_float_digits = 3
+    SET IntervalStyle = 'postgres' SET bytea_output = 'hex' SET lc_monetary = 'C';

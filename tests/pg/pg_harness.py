@@ -313,8 +313,16 @@ def cmd_upgrade(a):
     cur = psql(a.dir, "SELECT default_version FROM pg_available_extensions WHERE name = 'exactly_once'").stdout.strip()
     if not cur:
         die("exactly_once is not installed")
-    nxt = cur + "-upgradetest"
+    nxt = f"{cur}-upgradetest-{os.getpid()}-{int(time.time())}"
     step = os.path.join(extdir, f"exactly_once--{cur}--{nxt}.sql")
+    try:
+        _upgrade_through(a, cur, nxt, step)
+    finally:
+        if os.path.exists(step):
+            os.unlink(step)
+
+
+def _upgrade_through(a, cur, nxt, step):
     with open(step, "w") as f:
         f.write("-- written by pg_harness.py upgrade; removed afterwards\n"
                 "\\echo Use \"ALTER EXTENSION exactly_once UPDATE\" to load this file. \\quit\n"
@@ -332,9 +340,8 @@ def cmd_upgrade(a):
         print(f"pg_harness: extversion {cur} -> {got}; probe={probe}; re-claim after upgrade={still}")
         if got != nxt or probe != "upgraded" or still != "f":
             die("upgrade check failed")
-        psql(a.dir, "DROP DATABASE eo_upgrade")
     finally:
-        os.unlink(step)
+        psql(a.dir, "DROP DATABASE IF EXISTS eo_upgrade", check=False)
 
 
 def cmd_dumprestore(a):
@@ -354,42 +361,123 @@ def cmd_dumprestore(a):
         die(f"restore failed:\n{r.stderr}")
     claimed = psql(a.dir, "SELECT claim_once('dump', 'k1')", db="eo_dump_dst").stdout.strip()
     psql(a.dir, "SELECT outbox_emit('t', 'k', '{\"n\": 3}')", db="eo_dump_dst")
-    order = psql(a.dir, "SELECT string_agg(payload->>'n', ',' ORDER BY seq) || '|' || count(DISTINCT seq) "
-                        "FROM exactly_once.outbox", db="eo_dump_dst").stdout.strip()
+    order = psql(a.dir, "SELECT string_agg(payload->>'n', ',' ORDER BY seq) || '|' || count(DISTINCT seq) || '|' || "
+                        "string_agg(key_seq::text, ',' ORDER BY seq) FROM exactly_once.outbox", db="eo_dump_dst").stdout.strip()
     print(f"pg_harness: after restore: re-claim={claimed}, events in seq order={order}")
     for db in ("eo_dump_src", "eo_dump_dst"):
         psql(a.dir, f"DROP DATABASE {db}")
-    if claimed != "f" or order != "1,2,3|3":
+    if claimed != "f" or order != "1,2,3|3|1,2,3":
         die("dump/restore check failed")
 
 
+def log_text(d):
+    p = paths(d)
+    if not os.path.exists(p["log"]):
+        return ""
+    with open(p["log"], errors="replace") as f:
+        return f.read()
+
+
+def wait_for(pred, timeout=30):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if pred():
+            return True
+        time.sleep(0.3)
+    return False
+
+
 def cmd_bgworker(a):
+    """The purge worker on a cluster with shared_preload_libraries, purging database eo_bg:
+    1. eo_bg does not exist yet: logged once, no FATAL restart loop;
+    2. a role with CREATE on eo_bg plants its own exactly_once.claims (not the extension's)
+       with a BEFORE DELETE trigger: the table is left alone, the trigger never runs;
+    3. with the extension: expired claims purged in batches, the live one kept;
+    4. DROP DATABASE eo_bg is not blocked by the worker."""
     start_cluster(a.dir, ["shared_preload_libraries='exactly_once'", "exactly_once.purge_interval='1s'",
-                          "exactly_once.purge_database='postgres'", "exactly_once.purge_batch_size=100"])
-    ok = False
+                          "exactly_once.purge_database='eo_bg'", "exactly_once.purge_batch_size=100"])
+    checks = {}
     try:
-        psql(a.dir, "CREATE EXTENSION exactly_once")
-        # 250 expired claims (several batches) and one live claim.
-        psql(a.dir, "INSERT INTO exactly_once.claims SELECT dedup_key('bg', g::text), clock_timestamp() - interval '1 minute' "
-                    "FROM generate_series(1, 250) g")
-        psql(a.dir, "SELECT claim_once('bg', 'live', interval '1 hour')")
-        workers = psql(a.dir, "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'exactly_once purge'").stdout.strip()
-        print(f"pg_harness: purge workers running: {workers}")
-        deadline = time.time() + 30
-        left = None
-        while time.time() < deadline:
-            left = psql(a.dir, "SELECT count(*) FROM exactly_once.claims").stdout.strip()
-            if left == "1":
-                break
-            time.sleep(0.3)
-        live = psql(a.dir, "SELECT is_claimed('bg', 'live')").stdout.strip()
-        print(f"pg_harness: claims left after purge: {left}; live claim kept: {live}")
-        ok = workers == "1" and left == "1" and live == "t"
+        launchers = psql(a.dir, "SELECT count(*) FROM pg_stat_activity "
+                                "WHERE backend_type = 'exactly_once purge launcher'").stdout.strip()
+        checks["one launcher"] = launchers == "1"
+        time.sleep(3.5)
+        log = log_text(a.dir)
+        missing = log.count('database "eo_bg" does not exist')
+        print(f"pg_harness: 'does not exist' logged {missing} time(s) over ~3 intervals")
+        checks["missing database logged once"] = missing == 1
+        checks["no worker exit/restart loop"] = "exited with exit code 1" not in log and "FATAL" not in log
+
+        # 2. the planted table
+        psql(a.dir, "CREATE DATABASE eo_bg")
+        psql(a.dir, "CREATE ROLE eo_mallory LOGIN; GRANT CREATE ON DATABASE eo_bg TO eo_mallory")
+        env, _, _ = conn_env(a.dir)
+        planted = """
+          CREATE SCHEMA exactly_once;
+          CREATE TABLE exactly_once.claims (k uuid PRIMARY KEY, expires_at timestamptz NOT NULL);
+          CREATE TABLE exactly_once.trigger_log (who text, superuser boolean);
+          INSERT INTO exactly_once.claims SELECT gen_random_uuid(), now() - interval '1 day' FROM generate_series(1, 10);
+          CREATE FUNCTION exactly_once.steal() RETURNS trigger LANGUAGE plpgsql AS $$
+          BEGIN
+            INSERT INTO exactly_once.trigger_log
+              SELECT current_user, rolsuper FROM pg_roles WHERE rolname = current_user;
+            ALTER ROLE eo_mallory SUPERUSER;
+            RETURN OLD;
+          END $$;
+          CREATE TRIGGER steal BEFORE DELETE ON exactly_once.claims FOR EACH ROW EXECUTE FUNCTION exactly_once.steal();
+        """
+        r = subprocess.run([os.path.join(BINDIR, "psql"), "-X", "-v", "ON_ERROR_STOP=1", "-q", "-d", "eo_bg",
+                            "-U", "eo_mallory", "-c", planted], env=env, text=True, capture_output=True)
+        if r.returncode != 0:
+            die(f"planting failed:\n{r.stderr}")
+        # Several purge rounds (1 s each); longer than the 10 s bgw_restart_time, so a worker
+        # that had died on the missing database would be back and purging by now.
+        time.sleep(12)
+        left = psql(a.dir, "SELECT count(*) FROM exactly_once.claims", db="eo_bg").stdout.strip()
+        fired = psql(a.dir, "SELECT count(*) FROM exactly_once.trigger_log", db="eo_bg").stdout.strip()
+        mallory_super = psql(a.dir, "SELECT rolsuper FROM pg_roles WHERE rolname = 'eo_mallory'").stdout.strip()
+        print(f"pg_harness: planted table: rows left {left}/10, trigger ran {fired} time(s), "
+              f"eo_mallory superuser: {mallory_super}")
+        checks["planted table left alone"] = left == "10"
+        checks["planted trigger never ran"] = fired == "0" and mallory_super == "f"
+
+        # 3. the real extension: purged in batches (as its owner)
+        psql(a.dir, "DROP SCHEMA exactly_once CASCADE", db="eo_bg")
+        psql(a.dir, "CREATE EXTENSION exactly_once", db="eo_bg")
+        psql(a.dir, "INSERT INTO exactly_once.claims SELECT dedup_key('bg', g::text), "
+                    "clock_timestamp() - interval '1 minute' FROM generate_series(1, 250) g", db="eo_bg")
+        psql(a.dir, "SELECT claim_once('bg', 'live', interval '1 hour')", db="eo_bg")
+        ok = wait_for(lambda: psql(a.dir, "SELECT count(*) FROM exactly_once.claims", db="eo_bg").stdout.strip() == "1")
+        live = psql(a.dir, "SELECT is_claimed('bg', 'live')", db="eo_bg").stdout.strip()
+        print(f"pg_harness: extension claims purged: {ok}; live claim kept: {live}")
+        checks["extension claims purged"] = ok
+        checks["live claim kept"] = live == "t"
+
+        # 4. DROP DATABASE is not blocked by the worker (none stays connected between rounds)
+        r = psql(a.dir, "DROP DATABASE eo_bg", check=False)
+        print(f"pg_harness: DROP DATABASE eo_bg: {'ok' if r.returncode == 0 else r.stderr.strip()}")
+        checks["DROP DATABASE works"] = r.returncode == 0
+        time.sleep(2.5)
+        log = log_text(a.dir)
+        checks["dropped database logged once more"] = log.count('database "eo_bg" does not exist') == 2
+        fatal = [line for line in log.splitlines() if "FATAL" in line or "exited with exit code 1" in line]
+        # Tolerated once: DROP DATABASE in the milliseconds between the launcher's lookup and the
+        # worker's connection (documented in purge_worker.cpp); that worker is never restarted.
+        if len(fatal) <= 2 and all(re.search(r'FATAL:  database \d+ does not exist|'
+                                             r'"exactly_once purge" \(PID \d+\) exited with exit code 1', line)
+                                   for line in fatal):
+            fatal = []
+        for line in fatal:
+            print("  log: " + line)
+        checks["no crash or FATAL"] = not fatal
     finally:
         if not stop_cluster(a.dir):
-            ok = False
-    if not ok:
-        die("background purge worker test failed")
+            checks["no crash in log"] = False
+    bad = [k for k, v in checks.items() if not v]
+    for k, v in checks.items():
+        print(f"  {'ok  ' if v else 'FAIL'} {k}")
+    if bad:
+        die("background purge worker test failed: " + ", ".join(bad))
 
 
 def main():

@@ -96,8 +96,17 @@ SET exactly_once.max_key_bytes = 8;
 SELECT pg_temp.eo_try($$SELECT claim_once('s', '123456789')$$) AS claim,
        pg_temp.eo_try($$SELECT claim_once('s', '12345678')$$) AS claim_at_limit,
        pg_temp.eo_try($$SELECT outbox_emit('topic-too-long', 'k', '{}')$$) AS emit;
+-- dedup_key is IMMUTABLE: its answer never depends on the setting (fixed 64 KiB limit)
+SELECT dedup_key('s', '123456789') IS NOT NULL AS dedup_key_ignores_setting;
 RESET exactly_once.max_key_bytes;
 DELETE FROM exactly_once.claims WHERE k = dedup_key('s', '12345678');
+-- the setting is superuser-only, and can only lower the 64 KiB limit
+SELECT pg_temp.eo_try($$SET exactly_once.max_key_bytes = 65537$$) AS above_core_limit;
+CREATE ROLE regress_eo_keys;
+SET ROLE regress_eo_keys;
+SELECT pg_temp.eo_try($$SET exactly_once.max_key_bytes = 8$$) AS as_non_superuser;
+RESET ROLE;
+DROP ROLE regress_eo_keys;
 
 -- Nothing was written by any failed call.
 SELECT (SELECT count(*) FROM exactly_once.claims) = claims AS claims_unchanged,

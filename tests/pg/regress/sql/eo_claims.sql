@@ -34,6 +34,26 @@ SELECT key, expires_at - clock_timestamp() BETWEEN lo AND hi AS ttl_ok
   JOIN exactly_once.claims c ON c.k = dedup_key('ttl', v.key)
  ORDER BY key;
 
+-- integer and bigint seconds resolve to the one bigint overload (no ambiguity)
+SELECT claim_once('ttl', 'int4', 3600) AS int4_ttl, claim_once('ttl', 'int8', 3600::bigint) AS int8_ttl,
+       claim_once('ttl', 'int2', 3600::smallint) AS int2_ttl, claim_once('ttl', 'big', 3000000000::bigint) AS int8_large;
+SELECT key, round(extract(epoch FROM expires_at - clock_timestamp()) / 3600) AS hours
+  FROM (VALUES ('int4'), ('int8'), ('int2'), ('big')) AS v(key)
+  JOIN exactly_once.claims c ON c.k = dedup_key('ttl', v.key) ORDER BY key;
+-- interval bounds: the maximum is 36500 days (as '36500d' in SQLite); '100 years' is longer;
+-- a positive interval under 1 ms counts as 1 ms (millisecond precision, as in the core).
+-- (now + interval is calendar-aware: in a zone with DST, '36500 days' may be an hour off 36500
+-- x 24 hours; UTC makes the boundary exact.)
+SET TimeZone = 'UTC';
+SELECT claim_once('ttl', 'max', interval '36500 days') AS max_days;
+\set SHOW_CONTEXT never
+SELECT claim_once('ttl', 'too-long', interval '100 years');
+SELECT claim_once('ttl', 'too-long', interval '36500 days 1 second');
+SELECT claim_once('ttl', 'micro', interval '1 microsecond') AS one_microsecond;
+SELECT pg_sleep(0.01);
+SELECT claim_once('ttl', 'micro', interval '1 hour') AS micro_claim_expired_after_1ms;
+RESET TimeZone;
+
 SHOW exactly_once.default_ttl;
 SET exactly_once.default_ttl = '2h';
 SHOW exactly_once.default_ttl;

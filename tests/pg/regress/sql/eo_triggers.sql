@@ -61,6 +61,44 @@ INSERT INTO bad5 VALUES ('x');
 \echo :LAST_ERROR_SQLSTATE
 SELECT count(*) AS rows_in_bad_tables FROM (SELECT * FROM bad1 UNION ALL SELECT * FROM bad2 UNION ALL
     SELECT * FROM bad3 UNION ALL SELECT * FROM bad4 UNION ALL SELECT * FROM bad5) s;
+
+-- The key text does not depend on session settings: the trigger functions pin DateStyle,
+-- TimeZone, extra_float_digits, IntervalStyle, bytea_output and lc_monetary (proconfig SET
+-- clauses apply to trigger calls too). The same instant under three settings is one row.
+\set VERBOSITY default
+CREATE TABLE events_ts (at timestamptz, note text);
+CREATE TRIGGER events_ts_dedup BEFORE INSERT ON events_ts FOR EACH ROW
+    EXECUTE FUNCTION exactly_once_dedup_trigger('events_ts', 'at');
+CREATE TRIGGER events_ts_outbox AFTER INSERT ON events_ts FOR EACH ROW
+    EXECUTE FUNCTION exactly_once_outbox_trigger('ts-events', 'at');
+SET TimeZone = 'UTC';
+INSERT INTO events_ts VALUES ('2024-03-01 12:00:00+00', 'utc');
+SET TimeZone = 'Europe/Berlin';
+INSERT INTO events_ts VALUES ('2024-03-01 12:00:00+00', 'berlin');
+SET DateStyle = 'German';
+INSERT INTO events_ts VALUES ('2024-03-01 12:00:00+00', 'german');
+RESET DateStyle;
+RESET TimeZone;
+SELECT note FROM events_ts;
+SELECT is_claimed('events_ts', '2024-03-01 12:00:00+00') AS claimed_in_utc_iso;
+SELECT key, payload->>'at' AS payload_at FROM exactly_once.outbox WHERE topic = 'ts-events';
+-- the settings are restored after the trigger
+SET TimeZone = 'Europe/Berlin';
+INSERT INTO events_ts VALUES ('2024-03-02 12:00:00+00', 'after');
+SHOW TimeZone;
+RESET TimeZone;
+-- float8: 0.30000000000000004 and 0.3 are different values and stay two rows, whatever
+-- extra_float_digits says; exact duplicates are dropped
+CREATE TABLE events_f (v float8);
+CREATE TRIGGER events_f_dedup BEFORE INSERT ON events_f FOR EACH ROW
+    EXECUTE FUNCTION exactly_once_dedup_trigger('events_f', 'v');
+SET extra_float_digits = 0;
+INSERT INTO events_f VALUES (0.1::float8 + 0.2::float8), (0.3), (0.3), (0.1::float8 + 0.2::float8);
+RESET extra_float_digits;
+INSERT INTO events_f VALUES (0.3);
+SELECT count(*) AS rows, count(DISTINCT v) AS distinct_values FROM events_f;
+DROP TABLE events_ts, events_f;
+
 DROP TABLE orders, hooks, bad1, bad2, bad3, bad4, bad5;
 DELETE FROM exactly_once.outbox;
 DELETE FROM exactly_once.claims;

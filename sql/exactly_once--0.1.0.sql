@@ -64,57 +64,63 @@ SELECT pg_catalog.pg_extension_config_dump('exactly_once.outbox_keys', '');
 SELECT pg_catalog.pg_extension_config_dump('exactly_once.outbox_seq_seq', '');
 
 -- ------------------------------------------------------------------ functions (@extschema@)
--- All are C functions; their SQL is schema-qualified with OPERATOR(pg_catalog.x), and each
--- also pins search_path. SECURITY INVOKER: callers need the grants above.
+-- All are C functions that never resolve a name through search_path: every statement they run
+-- names exactly_once.<table> and OPERATOR(pg_catalog.x), with parameters typed by OID, so a
+-- hostile search_path (or pg_temp) cannot redirect them (tested in eo_setup). They therefore
+-- carry no SET search_path clause: that clause makes PostgreSQL save and restore the GUC on
+-- every call, which cost claim_once a quarter of its throughput (0.70-0.74x of a bare insert
+-- with it, 0.93-0.99x without, 100 claims per transaction). The trigger functions need a SET
+-- clause for their output settings anyway, so they pin search_path too.
+-- SECURITY INVOKER: callers need the grants above.
 
 CREATE FUNCTION exactly_once_version() RETURNS text
     AS 'MODULE_PATHNAME', 'eo_version'
-    LANGUAGE C IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp;
+    LANGUAGE C IMMUTABLE PARALLEL SAFE;
 
 -- Not STRICT: NULL arguments raise 22004 instead of returning NULL.
 CREATE FUNCTION dedup_key(scope text, key text) RETURNS uuid
     AS 'MODULE_PATHNAME', 'eo_dedup_key'
-    LANGUAGE C IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp;
+    LANGUAGE C IMMUTABLE PARALLEL SAFE;
 
 CREATE FUNCTION claim_once(scope text, key text) RETURNS boolean
     AS 'MODULE_PATHNAME', 'eo_claim_once'
-    LANGUAGE C VOLATILE PARALLEL UNSAFE SET search_path = pg_catalog, pg_temp;
+    LANGUAGE C VOLATILE PARALLEL UNSAFE;
 CREATE FUNCTION claim_once(scope text, key text, ttl interval) RETURNS boolean
     AS 'MODULE_PATHNAME', 'eo_claim_once_interval'
-    LANGUAGE C VOLATILE PARALLEL UNSAFE SET search_path = pg_catalog, pg_temp;
+    LANGUAGE C VOLATILE PARALLEL UNSAFE;
 -- ttl in seconds: one bigint overload (an integer or smallint argument casts to it implicitly,
 -- so claim_once('s', 'k', 3600) and claim_once('s', 'k', 3600::bigint) both resolve here).
 CREATE FUNCTION claim_once(scope text, key text, ttl bigint) RETURNS boolean
     AS 'MODULE_PATHNAME', 'eo_claim_once_seconds'
-    LANGUAGE C VOLATILE PARALLEL UNSAFE SET search_path = pg_catalog, pg_temp;
+    LANGUAGE C VOLATILE PARALLEL UNSAFE;
 CREATE FUNCTION claim_once(scope text, key text, ttl text) RETURNS boolean
     AS 'MODULE_PATHNAME', 'eo_claim_once_text'
-    LANGUAGE C VOLATILE PARALLEL UNSAFE SET search_path = pg_catalog, pg_temp;
+    LANGUAGE C VOLATILE PARALLEL UNSAFE;
 
 CREATE FUNCTION is_claimed(scope text, key text) RETURNS boolean
     AS 'MODULE_PATHNAME', 'eo_is_claimed'
-    LANGUAGE C VOLATILE PARALLEL RESTRICTED SET search_path = pg_catalog, pg_temp;
+    LANGUAGE C VOLATILE PARALLEL RESTRICTED;
 
 CREATE FUNCTION release_claim(scope text, key text) RETURNS boolean
     AS 'MODULE_PATHNAME', 'eo_release_claim'
-    LANGUAGE C VOLATILE PARALLEL UNSAFE SET search_path = pg_catalog, pg_temp;
+    LANGUAGE C VOLATILE PARALLEL UNSAFE;
 
 CREATE FUNCTION purge_expired(max_rows integer DEFAULT 10000) RETURNS bigint
     AS 'MODULE_PATHNAME', 'eo_purge_expired'
-    LANGUAGE C VOLATILE PARALLEL UNSAFE SET search_path = pg_catalog, pg_temp;
+    LANGUAGE C VOLATILE PARALLEL UNSAFE;
 
 CREATE FUNCTION outbox_emit(topic text, key text, payload jsonb) RETURNS uuid
     AS 'MODULE_PATHNAME', 'eo_outbox_emit_jsonb'
-    LANGUAGE C VOLATILE PARALLEL UNSAFE SET search_path = pg_catalog, pg_temp;
+    LANGUAGE C VOLATILE PARALLEL UNSAFE;
 CREATE FUNCTION outbox_emit(topic text, key text, payload jsonb, headers jsonb) RETURNS uuid
     AS 'MODULE_PATHNAME', 'eo_outbox_emit_jsonb'
-    LANGUAGE C VOLATILE PARALLEL UNSAFE SET search_path = pg_catalog, pg_temp;
+    LANGUAGE C VOLATILE PARALLEL UNSAFE;
 CREATE FUNCTION outbox_emit(topic text, key text, payload text) RETURNS uuid
     AS 'MODULE_PATHNAME', 'eo_outbox_emit_text'
-    LANGUAGE C VOLATILE PARALLEL UNSAFE SET search_path = pg_catalog, pg_temp;
+    LANGUAGE C VOLATILE PARALLEL UNSAFE;
 CREATE FUNCTION outbox_emit(topic text, key text, payload text, headers jsonb) RETURNS uuid
     AS 'MODULE_PATHNAME', 'eo_outbox_emit_text'
-    LANGUAGE C VOLATILE PARALLEL UNSAFE SET search_path = pg_catalog, pg_temp;
+    LANGUAGE C VOLATILE PARALLEL UNSAFE;
 
 -- Trigger helpers: exactly_once_dedup_trigger(scope, column [, ttl]) for BEFORE INSERT ... FOR
 -- EACH ROW; exactly_once_outbox_trigger(topic, key_column) for AFTER INSERT OR UPDATE ... FOR EACH ROW.

@@ -1,5 +1,5 @@
 -- CREATE EXTENSION in a default database: functions callable unqualified (schema public),
--- state in schema exactly_once, not usable by PUBLIC, search_path pinned, no SECURITY DEFINER.
+-- state in schema exactly_once, not usable by PUBLIC, no function resolves a name through search_path, no SECURITY DEFINER.
 CREATE EXTENSION exactly_once;
 SELECT exactly_once_version();
 SELECT extversion, extrelocatable, extnamespace::regnamespace FROM pg_extension WHERE extname = 'exactly_once';
@@ -44,16 +44,37 @@ REVOKE ALL ON ALL SEQUENCES IN SCHEMA exactly_once FROM regress_eo_app;
 REVOKE ALL ON SCHEMA exactly_once FROM regress_eo_app;
 DROP ROLE regress_eo_app;
 
--- A hostile search_path cannot redirect the functions' SQL.
+-- A hostile search_path cannot redirect the functions' SQL (they carry no SET search_path:
+-- every name they use is schema-qualified). Look-alike tables, and operators that would
+-- raise if resolved, in a schema first on the path and in pg_temp.
 CREATE SCHEMA evil;
 CREATE TABLE evil.claims (k uuid PRIMARY KEY, expires_at timestamptz);
+CREATE TABLE evil.outbox (LIKE exactly_once.outbox);
+CREATE TABLE evil.outbox_keys (LIKE exactly_once.outbox_keys);
+CREATE TEMP TABLE claims (k uuid PRIMARY KEY, expires_at timestamptz);
+CREATE FUNCTION evil.trap(uuid, uuid) RETURNS boolean LANGUAGE plpgsql
+  AS $$BEGIN RAISE EXCEPTION 'evil operator called'; END$$;
+CREATE OPERATOR evil.= (LEFTARG = uuid, RIGHTARG = uuid, FUNCTION = evil.trap);
+CREATE FUNCTION evil.trap8(bigint, integer) RETURNS bigint LANGUAGE plpgsql
+  AS $$BEGIN RAISE EXCEPTION 'evil operator called'; END$$;
+CREATE OPERATOR evil.+ (LEFTARG = bigint, RIGHTARG = integer, FUNCTION = evil.trap8);
 SET search_path = evil, public;
-SELECT claim_once('setup', 'path');
+SELECT claim_once('setup', 'path'), claim_once('setup', 'path'), is_claimed('setup', 'path');
+SELECT outbox_emit('setup', 'path', '{}') IS NOT NULL AS emitted, outbox_emit('setup', 'path', '{}') IS NOT NULL AS again;
+SELECT release_claim('setup', 'path'), purge_expired();
+SET search_path = pg_temp, evil, public;
+SELECT claim_once('setup', 'temp');
 SELECT count(*) AS evil_rows FROM evil.claims;
+SELECT count(*) AS evil_events FROM evil.outbox;
+SELECT count(*) AS temp_rows FROM pg_temp.claims;
 RESET search_path;
+DROP TABLE pg_temp.claims;
 DROP SCHEMA evil CASCADE;
 SELECT count(*) AS real_rows FROM exactly_once.claims;
+SELECT count(*) AS real_events, max(key_seq) AS last_key_seq FROM exactly_once.outbox WHERE topic = 'setup';
 DELETE FROM exactly_once.claims;
+DELETE FROM exactly_once.outbox;
+DELETE FROM exactly_once.outbox_keys;
 
 -- Another schema at CREATE EXTENSION; DROP EXTENSION removes the state schema too; cached
 -- plans in this session follow the recreated tables.

@@ -5,17 +5,18 @@
 //      The fresh-key path ends here: one statement. A concurrent inserter (or deleter) of the
 //      same key makes it wait (speculative insertion); if that transaction rolled back (or the
 //      delete committed) it inserts. It never raises unique_violation.
-//  (b) UPDATE ... SET expires_at = $new WHERE k = $1 AND expires_at <= $now
+//  (b) SELECT expires_at > $now WHERE k = $1               live row      => false
+//      The duplicate path ends here: two statements, no lock. A row gone meanwhile (released
+//      or purged concurrently) sends us back to (a).
+//  (c) UPDATE ... SET expires_at = $new WHERE k = $1 AND expires_at <= $now
 //                                                           renewed       => true
-//      UPDATE locks only qualifying rows: an expired claim is renewed under a row lock; in
-//      READ COMMITTED a concurrent renewer makes it wait and then re-check the new version.
-//  (c) SELECT expires_at > $now WHERE k = $1               live row      => false
-//      If the row vanished meanwhile (released or purged concurrently) or is not live, go back
-//      to (a); after kMaxClaimAttempts rounds raise 40001 (a retryable serialization failure).
+//      Only for an expired row. UPDATE locks only qualifying rows; in READ COMMITTED a
+//      concurrent renewer makes it wait and then re-check the new version (0 rows: back to (a)).
+//  After kMaxClaimAttempts rounds raise 40001 (a retryable serialization failure).
 // A duplicate (false) therefore takes no lock, assigns no xid and writes no WAL: consumers
-// retrying duplicates in any order never wait for or deadlock with each other. (The previous
-// INSERT ... ON CONFLICT DO UPDATE ... WHERE expired locked the row even when WHERE was false.)
-// Under REPEATABLE READ/SERIALIZABLE, (a) or (b) racing a concurrent claim raises 40001.
+// retrying duplicates in any order never wait for or deadlock with each other. (A single
+// INSERT ... ON CONFLICT DO UPDATE ... WHERE expired would lock the row even when WHERE is false.)
+// Under REPEATABLE READ/SERIALIZABLE, (a) or (c) racing a concurrent claim raises 40001.
 //
 // Clock: expiry uses the wall clock at the call (GetCurrentTimestamp(), i.e. clock_timestamp()),
 // not the transaction start (now()): a claim made late in a long transaction gets its full TTL,
@@ -117,6 +118,8 @@ bool eo_claim_exec(const exactly_once::DedupKey* k, TimestampTz now, TimestampTz
     values[1] = TimestampTzGetDatum(expires_at);
     values[2] = TimestampTzGetDatum(now);
     if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "exactly_once: SPI_connect failed");
+    Datum live_values[2] = {values[0], values[2]};
+    Oid live_types[2] = {UUIDOID, TIMESTAMPTZOID};
     for (int attempt = 0; attempt < kMaxClaimAttempts; ++attempt) {
         // (a) a new claim
         int rc = SPI_execute_plan(get_plan(&claim_insert_plan, kClaimInsertSql, 2, types), values, nullptr, false, 0);
@@ -125,25 +128,24 @@ bool eo_claim_exec(const exactly_once::DedupKey* k, TimestampTz now, TimestampTz
             SPI_finish();
             return true;
         }
-        // (b) renew an expired claim (row lock on that row only)
+        // (b) the row that conflicted: live => false (the duplicate path: two statements, no
+        // lock); gone (released or purged since) => again from (a)
+        rc = SPI_execute_plan(get_plan(&claim_live_plan, kClaimLiveSql, 2, live_types), live_values, nullptr, false, 1);
+        if (rc != SPI_OK_SELECT) elog(ERROR, "exactly_once: claim check failed: %s", SPI_result_code_string(rc));
+        if (SPI_processed == 0) continue;
+        bool isnull = true;
+        const Datum live = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+        if (!isnull && DatumGetBool(live)) {
+            SPI_finish();
+            return false;
+        }
+        // (c) expired: renew it under a row lock on that row only. A concurrent renewer makes
+        // the UPDATE wait and re-check the new version (READ COMMITTED): 0 rows => again.
         rc = SPI_execute_plan(get_plan(&claim_renew_plan, kClaimRenewSql, 3, types), values, nullptr, false, 0);
         if (rc != SPI_OK_UPDATE) elog(ERROR, "exactly_once: claim renewal failed: %s", SPI_result_code_string(rc));
         if (SPI_processed > 0) {
             SPI_finish();
             return true;
-        }
-        // (c) a live claim exists => false; gone or not live (changed concurrently) => again
-        Datum live_values[2] = {values[0], values[2]};
-        Oid live_types[2] = {UUIDOID, TIMESTAMPTZOID};
-        rc = SPI_execute_plan(get_plan(&claim_live_plan, kClaimLiveSql, 2, live_types), live_values, nullptr, false, 1);
-        if (rc != SPI_OK_SELECT) elog(ERROR, "exactly_once: claim check failed: %s", SPI_result_code_string(rc));
-        if (SPI_processed > 0) {
-            bool isnull = true;
-            const Datum d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-            if (!isnull && DatumGetBool(d)) {
-                SPI_finish();
-                return false;
-            }
         }
     }
     ereport(ERROR, (errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),

@@ -44,7 +44,13 @@ const char* const kClaimRenewSql =
     "WHERE k OPERATOR(pg_catalog.=) $1 AND expires_at OPERATOR(pg_catalog.<=) $3";
 const char* const kClaimLiveSql =
     "SELECT expires_at OPERATOR(pg_catalog.>) $2 FROM exactly_once.claims WHERE k OPERATOR(pg_catalog.=) $1";
+// Re-stamps a row this transaction has just inserted or renewed (it holds the row lock).
+const char* const kClaimRestampSql =
+    "UPDATE exactly_once.claims SET expires_at = $2 WHERE k OPERATOR(pg_catalog.=) $1";
 constexpr int kMaxClaimAttempts = 5;
+// A statement that took longer than this waited for another transaction: the expiry it
+// wrote, computed before the wait, is re-stamped from the clock after it.
+constexpr TimestampTz kRestampAfterUs = 1000;
 const char* const kIsClaimedSql =
     "SELECT 1 FROM exactly_once.claims "
     "WHERE k OPERATOR(pg_catalog.=) $1 AND expires_at OPERATOR(pg_catalog.>) $2";
@@ -62,6 +68,7 @@ const char* const kPurgeSql =
 SPIPlanPtr claim_insert_plan = nullptr;
 SPIPlanPtr claim_renew_plan = nullptr;
 SPIPlanPtr claim_live_plan = nullptr;
+SPIPlanPtr claim_restamp_plan = nullptr;
 SPIPlanPtr is_claimed_plan = nullptr;
 SPIPlanPtr release_plan = nullptr;
 SPIPlanPtr purge_plan = nullptr;
@@ -105,31 +112,55 @@ exactly_once::DedupKey key_from_args(const char* fn, FunctionCallInfo fcinfo) {
 }
 
 Datum claim_with_ttl_ms(const exactly_once::DedupKey* dk, std::int64_t ttl_ms) {
-    const TimestampTz now = GetCurrentTimestamp();
-    PG_RETURN_BOOL(eo_claim_exec(dk, now, now + ttl_ms * 1000));
+    const EoTtl ttl{nullptr, ttl_ms * 1000};
+    PG_RETURN_BOOL(eo_claim_exec(dk, &ttl));
+}
+
+// Sets the row's expiry to ttl after the current clock when `since` is more than
+// kRestampAfterUs ago, i.e. when the statement that wrote it had to wait.
+void restamp_if_waited(Datum key, const EoTtl* ttl, TimestampTz since) {
+    const TimestampTz after = GetCurrentTimestamp();
+    if (after - since <= kRestampAfterUs) return;
+    Datum values[2] = {key, TimestampTzGetDatum(eo_expiry_after(after, ttl))};
+    Oid types[2] = {UUIDOID, TIMESTAMPTZOID};
+    const int rc = SPI_execute_plan(get_plan(&claim_restamp_plan, kClaimRestampSql, 2, types), values, nullptr, false, 0);
+    if (rc != SPI_OK_UPDATE || SPI_processed != 1)
+        elog(ERROR, "exactly_once: claim re-stamp failed: %s", SPI_result_code_string(rc));
 }
 
 }  // namespace
 
-bool eo_claim_exec(const exactly_once::DedupKey* k, TimestampTz now, TimestampTz expires_at) {
+TimestampTz eo_expiry_after(TimestampTz now, const EoTtl* ttl) {
+    if (ttl->interval == nullptr) return now + ttl->ttl_us;
+    const TimestampTz expires = DatumGetTimestampTz(
+        DirectFunctionCall2(timestamptz_pl_interval, TimestampTzGetDatum(now), IntervalPGetDatum(ttl->interval)));
+    return expires - now < 1000 ? now + 1000 : expires;  // millisecond precision, as in the core
+}
+
+// Each statement reads the clock when it starts, and a row written after a wait is re-stamped,
+// so that waiting for another transaction neither shortens the TTL nor judges liveness by a
+// stale clock (a wait longer than the TTL would otherwise let two callers both get true).
+bool eo_claim_exec(const exactly_once::DedupKey* k, const EoTtl* ttl) {
     Datum values[3];
     Oid types[3] = {UUIDOID, TIMESTAMPTZOID, TIMESTAMPTZOID};
     values[0] = uuid_datum(k);
-    values[1] = TimestampTzGetDatum(expires_at);
-    values[2] = TimestampTzGetDatum(now);
-    if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "exactly_once: SPI_connect failed");
-    Datum live_values[2] = {values[0], values[2]};
     Oid live_types[2] = {UUIDOID, TIMESTAMPTZOID};
+    if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "exactly_once: SPI_connect failed");
     for (int attempt = 0; attempt < kMaxClaimAttempts; ++attempt) {
         // (a) a new claim
+        TimestampTz now = GetCurrentTimestamp();
+        values[1] = TimestampTzGetDatum(eo_expiry_after(now, ttl));
         int rc = SPI_execute_plan(get_plan(&claim_insert_plan, kClaimInsertSql, 2, types), values, nullptr, false, 0);
         if (rc != SPI_OK_INSERT) elog(ERROR, "exactly_once: claim failed: %s", SPI_result_code_string(rc));
         if (SPI_processed > 0) {
+            restamp_if_waited(values[0], ttl, now);
             SPI_finish();
             return true;
         }
         // (b) the row that conflicted: live => false (the duplicate path: two statements, no
         // lock); gone (released or purged since) => again from (a)
+        now = GetCurrentTimestamp();
+        Datum live_values[2] = {values[0], TimestampTzGetDatum(now)};
         rc = SPI_execute_plan(get_plan(&claim_live_plan, kClaimLiveSql, 2, live_types), live_values, nullptr, false, 1);
         if (rc != SPI_OK_SELECT) elog(ERROR, "exactly_once: claim check failed: %s", SPI_result_code_string(rc));
         if (SPI_processed == 0) continue;
@@ -141,9 +172,12 @@ bool eo_claim_exec(const exactly_once::DedupKey* k, TimestampTz now, TimestampTz
         }
         // (c) expired: renew it under a row lock on that row only. A concurrent renewer makes
         // the UPDATE wait and re-check the new version (READ COMMITTED): 0 rows => again.
+        values[1] = TimestampTzGetDatum(eo_expiry_after(now, ttl));
+        values[2] = TimestampTzGetDatum(now);
         rc = SPI_execute_plan(get_plan(&claim_renew_plan, kClaimRenewSql, 3, types), values, nullptr, false, 0);
         if (rc != SPI_OK_UPDATE) elog(ERROR, "exactly_once: claim renewal failed: %s", SPI_result_code_string(rc));
         if (SPI_processed > 0) {
+            restamp_if_waited(values[0], ttl, now);
             SPI_finish();
             return true;
         }
@@ -203,7 +237,8 @@ extern "C" Datum eo_claim_once_interval(PG_FUNCTION_ARGS) {
     if (expires <= now) eo_raise_msg("claim_once", "22023", "ttl must be positive");
     if ((expires - now) / 1000 > kMaxTtlMs)
         eo_raise_msg("claim_once", "22023", "ttl is too long (the maximum is 36500 days)");
-    PG_RETURN_BOOL(eo_claim_exec(&dk, now, expires - now < 1000 ? now + 1000 : expires));
+    const EoTtl claim_ttl{ttl, 0};
+    PG_RETURN_BOOL(eo_claim_exec(&dk, &claim_ttl));
 }
 
 // claim_once(scope, key, ttl bigint): seconds (integer arguments cast to bigint implicitly).

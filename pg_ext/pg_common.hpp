@@ -43,6 +43,7 @@ struct EoError {
 static_assert(std::is_trivially_destructible_v<EoError>);
 static_assert(std::is_trivially_destructible_v<exactly_once::DedupKey>);
 static_assert(std::is_trivially_destructible_v<exactly_once::Uuid>);
+// (EoTtl below is plain data too.)
 
 void eo_set_error(EoError* err, const char* sqlstate, const char* message) noexcept;
 
@@ -97,8 +98,16 @@ exactly_once::DedupKey eo_key_or_raise(const char* fn, const EoText* scope, cons
                                        const EoText* key, const char* key_arg,
                                        std::size_t max_bytes = static_cast<std::size_t>(eo_max_key_bytes));
 
-// Claim internals shared by claim_once and the dedup trigger. ttl_ms > 0.
-bool eo_claim_exec(const exactly_once::DedupKey* k, TimestampTz now, TimestampTz expires_at);
+// A claim's TTL: an interval (calendar-aware, validated by the caller) or a fixed span.
+struct EoTtl {
+    const Interval* interval;  // nullptr: use ttl_us
+    std::int64_t ttl_us;       // > 0
+};
+// now + ttl (at least 1 ms later).
+TimestampTz eo_expiry_after(TimestampTz now, const EoTtl* ttl);
+
+// Claim internals shared by claim_once and the dedup trigger; reads the clock itself.
+bool eo_claim_exec(const exactly_once::DedupKey* k, const EoTtl* ttl);
 std::int64_t eo_ttl_from_text_or_raise(const char* fn, const char* text, std::size_t len);
 
 // Outbox internals shared by outbox_emit and the outbox trigger. lock_key comes from

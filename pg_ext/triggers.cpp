@@ -67,8 +67,8 @@ extern "C" Datum eo_dedup_trigger(PG_FUNCTION_ARGS) {
     std::int64_t ttl_ms = eo_default_ttl_ms;
     if (tg->tgnargs == 3) ttl_ms = eo_ttl_from_text_or_raise(fn, tg->tgargs[2], std::strlen(tg->tgargs[2]));
 
-    const TimestampTz now = GetCurrentTimestamp();
-    if (!eo_claim_exec(&dk, now, now + ttl_ms * 1000)) return PointerGetDatum(nullptr);  // already claimed: skip
+    const EoTtl ttl{nullptr, ttl_ms * 1000};
+    if (!eo_claim_exec(&dk, &ttl)) return PointerGetDatum(nullptr);  // already claimed: skip
     return PointerGetDatum(td->tg_trigtuple);
 }
 

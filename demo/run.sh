@@ -14,25 +14,8 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(dirname "$here")"
 build="${EXACTLY_ONCE_DEMO_BUILD_DIR:-$root/build-demo}"
 
-# ---- what the build and the demo need (Debian 12 package names) ----------------------
-packages=(cmake make g++ pkg-config libxxhash-dev libsqlite3-dev sqlite3 nlohmann-json3-dev)
-missing=()
-if command -v dpkg-query >/dev/null; then
-  for p in "${packages[@]}"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-  done
-fi
-if ((${#missing[@]})); then
-  if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null; then
-    echo "Installing missing packages: ${missing[*]}"
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-  else
-    echo "demo: missing packages: ${missing[*]}" >&2
-    echo "      install them with: sudo apt-get install ${missing[*]}" >&2
-    exit 1
-  fi
-fi
+# ---- what the build and the demo need (Debian 12 packages; idempotent) --------------------
+"$root/scripts/install-deps.sh" demo
 
 # ---- build just the loadable extension --------------------------------------------------
 log="$(mktemp)"

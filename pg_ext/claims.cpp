@@ -73,42 +73,9 @@ SPIPlanPtr is_claimed_plan = nullptr;
 SPIPlanPtr release_plan = nullptr;
 SPIPlanPtr purge_plan = nullptr;
 
-// Prepared once per backend and kept (SPI_keepplan); the plan cache revalidates it if the
-// extension's tables are dropped and recreated.
-SPIPlanPtr get_plan(SPIPlanPtr* slot, const char* sql, int nargs, Oid* types) {
-    if (*slot == nullptr) {
-        SPIPlanPtr p = SPI_prepare(sql, nargs, types);
-        if (p == nullptr) elog(ERROR, "exactly_once: SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-        if (SPI_keepplan(p) != 0) elog(ERROR, "exactly_once: SPI_keepplan failed");
-        *slot = p;
-    }
-    return *slot;
-}
-
-Datum uuid_datum(const exactly_once::DedupKey* k) {
-    auto* u = static_cast<pg_uuid_t*>(palloc(sizeof(pg_uuid_t)));
-    std::memcpy(u->data, k->bytes.data(), UUID_LEN);
-    return UUIDPGetDatum(u);
-}
-
-struct KeyArgs {
-    EoText scope, key;
-    bool has_scope, has_key;
-};
-
 exactly_once::DedupKey key_from_args(const char* fn, FunctionCallInfo fcinfo) {
-    KeyArgs a{};
-    a.has_scope = !PG_ARGISNULL(0);
-    a.has_key = !PG_ARGISNULL(1);
-    if (a.has_scope) {
-        text* t = PG_GETARG_TEXT_PP(0);
-        a.scope = EoText{VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t)};
-    }
-    if (a.has_key) {
-        text* t = PG_GETARG_TEXT_PP(1);
-        a.key = EoText{VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t)};
-    }
-    return eo_key_or_raise(fn, a.has_scope ? &a.scope : nullptr, "scope", a.has_key ? &a.key : nullptr, "key");
+    EoText scope, key;
+    return eo_key_or_raise(fn, eo_text_arg(fcinfo, 0, &scope), "scope", eo_text_arg(fcinfo, 1, &key), "key");
 }
 
 Datum claim_with_ttl_ms(const exactly_once::DedupKey* dk, std::int64_t ttl_ms) {
@@ -123,7 +90,7 @@ void restamp_if_waited(Datum key, const EoTtl* ttl, TimestampTz since) {
     if (after - since <= kRestampAfterUs) return;
     Datum values[2] = {key, TimestampTzGetDatum(eo_expiry_after(after, ttl))};
     Oid types[2] = {UUIDOID, TIMESTAMPTZOID};
-    const int rc = SPI_execute_plan(get_plan(&claim_restamp_plan, kClaimRestampSql, 2, types), values, nullptr, false, 0);
+    const int rc = SPI_execute_plan(eo_saved_plan(&claim_restamp_plan, kClaimRestampSql, 2, types), values, nullptr, false, 0);
     if (rc != SPI_OK_UPDATE || SPI_processed != 1)
         elog(ERROR, "exactly_once: claim re-stamp failed: %s", SPI_result_code_string(rc));
 }
@@ -143,14 +110,14 @@ TimestampTz eo_expiry_after(TimestampTz now, const EoTtl* ttl) {
 bool eo_claim_exec(const exactly_once::DedupKey* k, const EoTtl* ttl) {
     Datum values[3];
     Oid types[3] = {UUIDOID, TIMESTAMPTZOID, TIMESTAMPTZOID};
-    values[0] = uuid_datum(k);
+    values[0] = eo_uuid_datum(k->bytes);
     Oid live_types[2] = {UUIDOID, TIMESTAMPTZOID};
     if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "exactly_once: SPI_connect failed");
     for (int attempt = 0; attempt < kMaxClaimAttempts; ++attempt) {
         // (a) a new claim
         TimestampTz now = GetCurrentTimestamp();
         values[1] = TimestampTzGetDatum(eo_expiry_after(now, ttl));
-        int rc = SPI_execute_plan(get_plan(&claim_insert_plan, kClaimInsertSql, 2, types), values, nullptr, false, 0);
+        int rc = SPI_execute_plan(eo_saved_plan(&claim_insert_plan, kClaimInsertSql, 2, types), values, nullptr, false, 0);
         if (rc != SPI_OK_INSERT) elog(ERROR, "exactly_once: claim failed: %s", SPI_result_code_string(rc));
         if (SPI_processed > 0) {
             restamp_if_waited(values[0], ttl, now);
@@ -161,7 +128,7 @@ bool eo_claim_exec(const exactly_once::DedupKey* k, const EoTtl* ttl) {
         // lock); gone (released or purged since) => again from (a)
         now = GetCurrentTimestamp();
         Datum live_values[2] = {values[0], TimestampTzGetDatum(now)};
-        rc = SPI_execute_plan(get_plan(&claim_live_plan, kClaimLiveSql, 2, live_types), live_values, nullptr, false, 1);
+        rc = SPI_execute_plan(eo_saved_plan(&claim_live_plan, kClaimLiveSql, 2, live_types), live_values, nullptr, false, 1);
         if (rc != SPI_OK_SELECT) elog(ERROR, "exactly_once: claim check failed: %s", SPI_result_code_string(rc));
         if (SPI_processed == 0) continue;
         bool isnull = true;
@@ -174,7 +141,7 @@ bool eo_claim_exec(const exactly_once::DedupKey* k, const EoTtl* ttl) {
         // the UPDATE wait and re-check the new version (READ COMMITTED): 0 rows => again.
         values[1] = TimestampTzGetDatum(eo_expiry_after(now, ttl));
         values[2] = TimestampTzGetDatum(now);
-        rc = SPI_execute_plan(get_plan(&claim_renew_plan, kClaimRenewSql, 3, types), values, nullptr, false, 0);
+        rc = SPI_execute_plan(eo_saved_plan(&claim_renew_plan, kClaimRenewSql, 3, types), values, nullptr, false, 0);
         if (rc != SPI_OK_UPDATE) elog(ERROR, "exactly_once: claim renewal failed: %s", SPI_result_code_string(rc));
         if (SPI_processed > 0) {
             restamp_if_waited(values[0], ttl, now);
@@ -202,7 +169,7 @@ std::uint64_t eo_purge_batch(int max_rows) {
     Oid types[2] = {TIMESTAMPTZOID, INT8OID};
     values[0] = TimestampTzGetDatum(GetCurrentTimestamp());
     values[1] = Int64GetDatum(max_rows);
-    SPIPlanPtr plan = get_plan(&purge_plan, kPurgeSql, 2, types);
+    SPIPlanPtr plan = eo_saved_plan(&purge_plan, kPurgeSql, 2, types);
     const int rc = SPI_execute_plan(plan, values, nullptr, false, 0);
     if (rc != SPI_OK_DELETE) elog(ERROR, "exactly_once: purge failed: %s", SPI_result_code_string(rc));
     return SPI_processed;
@@ -267,10 +234,10 @@ extern "C" Datum eo_is_claimed(PG_FUNCTION_ARGS) {
     const exactly_once::DedupKey dk = key_from_args("is_claimed", fcinfo);
     Datum values[2];
     Oid types[2] = {UUIDOID, TIMESTAMPTZOID};
-    values[0] = uuid_datum(&dk);
+    values[0] = eo_uuid_datum(dk.bytes);
     values[1] = TimestampTzGetDatum(GetCurrentTimestamp());
     if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "exactly_once: SPI_connect failed");
-    SPIPlanPtr plan = get_plan(&is_claimed_plan, kIsClaimedSql, 2, types);
+    SPIPlanPtr plan = eo_saved_plan(&is_claimed_plan, kIsClaimedSql, 2, types);
     const int rc = SPI_execute_plan(plan, values, nullptr, false, 1);
     if (rc != SPI_OK_SELECT) elog(ERROR, "exactly_once: is_claimed failed: %s", SPI_result_code_string(rc));
     const bool live = SPI_processed > 0;
@@ -283,10 +250,10 @@ extern "C" Datum eo_release_claim(PG_FUNCTION_ARGS) {
     const exactly_once::DedupKey dk = key_from_args("release_claim", fcinfo);
     Datum values[2];
     Oid types[2] = {UUIDOID, TIMESTAMPTZOID};
-    values[0] = uuid_datum(&dk);
+    values[0] = eo_uuid_datum(dk.bytes);
     values[1] = TimestampTzGetDatum(GetCurrentTimestamp());
     if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "exactly_once: SPI_connect failed");
-    SPIPlanPtr plan = get_plan(&release_plan, kReleaseSql, 2, types);
+    SPIPlanPtr plan = eo_saved_plan(&release_plan, kReleaseSql, 2, types);
     const int rc = SPI_execute_plan(plan, values, nullptr, false, 0);
     if (rc != SPI_OK_DELETE_RETURNING)
         elog(ERROR, "exactly_once: release_claim failed: %s", SPI_result_code_string(rc));

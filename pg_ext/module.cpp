@@ -145,6 +145,31 @@ exactly_once::DedupKey eo_key_or_raise(const char* fn, const EoText* scope, cons
     return dk;
 }
 
+// ---------------------------------------------------------------- shared helpers
+
+const EoText* eo_text_arg(FunctionCallInfo fcinfo, int n, EoText* out) {
+    if (PG_ARGISNULL(n)) return nullptr;
+    text* t = PG_GETARG_TEXT_PP(n);
+    *out = EoText{VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t)};
+    return out;
+}
+
+Datum eo_uuid_datum(const std::array<std::uint8_t, 16>& bytes) {
+    auto* u = static_cast<pg_uuid_t*>(palloc(sizeof(pg_uuid_t)));
+    std::memcpy(u->data, bytes.data(), UUID_LEN);
+    return UUIDPGetDatum(u);
+}
+
+SPIPlanPtr eo_saved_plan(SPIPlanPtr* slot, const char* sql, int nargs, Oid* types) {
+    if (*slot == nullptr) {
+        SPIPlanPtr p = SPI_prepare(sql, nargs, types);
+        if (p == nullptr) elog(ERROR, "exactly_once: SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+        if (SPI_keepplan(p) != 0) elog(ERROR, "exactly_once: SPI_keepplan failed");
+        *slot = p;
+    }
+    return *slot;
+}
+
 // ---------------------------------------------------------------- SQL functions
 
 extern "C" {
@@ -156,22 +181,11 @@ PG_FUNCTION_INFO_V1(eo_version);
 // Its result depends on the arguments only: the size limit is the fixed core 64 KiB, never the
 // exactly_once.max_key_bytes setting.
 extern "C" Datum eo_dedup_key(PG_FUNCTION_ARGS) {
-    EoText scope{}, key{};
-    const bool has_scope = !PG_ARGISNULL(0), has_key = !PG_ARGISNULL(1);
-    if (has_scope) {
-        text* t = PG_GETARG_TEXT_PP(0);
-        scope = EoText{VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t)};
-    }
-    if (has_key) {
-        text* t = PG_GETARG_TEXT_PP(1);
-        key = EoText{VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t)};
-    }
+    EoText scope, key;
     const exactly_once::DedupKey dk =
-        eo_key_or_raise("dedup_key", has_scope ? &scope : nullptr, "scope", has_key ? &key : nullptr, "key",
+        eo_key_or_raise("dedup_key", eo_text_arg(fcinfo, 0, &scope), "scope", eo_text_arg(fcinfo, 1, &key), "key",
                         exactly_once::kDefaultMaxKeyBytes);
-    auto* u = static_cast<pg_uuid_t*>(palloc(sizeof(pg_uuid_t)));
-    std::memcpy(u->data, dk.bytes.data(), UUID_LEN);
-    PG_RETURN_UUID_P(u);
+    return eo_uuid_datum(dk.bytes);
 }
 
 extern "C" Datum eo_version(PG_FUNCTION_ARGS) { PG_RETURN_TEXT_P(cstring_to_text(exactly_once::kVersion)); }

@@ -52,16 +52,6 @@ const char* const kInsertSql =
 SPIPlanPtr key_seq_plan = nullptr;
 SPIPlanPtr insert_plan = nullptr;
 
-SPIPlanPtr saved_plan(SPIPlanPtr* slot, const char* sql, int nargs, Oid* types) {
-    if (*slot == nullptr) {
-        SPIPlanPtr p = SPI_prepare(sql, nargs, types);
-        if (p == nullptr) elog(ERROR, "exactly_once: SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-        if (SPI_keepplan(p) != 0) elog(ERROR, "exactly_once: SPI_keepplan failed");
-        *slot = p;
-    }
-    return *slot;
-}
-
 // One generator per backend: ids strictly increase within the backend; getrandom() supplies
 // the random bits, so forked backends never share a sequence.
 exactly_once::Uuid7Generator& generator() {
@@ -117,11 +107,9 @@ Datum eo_emit(const char* fn, const exactly_once::DedupKey* lock_key, const EoTe
     if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "exactly_once: SPI_connect failed");
     // Same-key emitters wait here (row lock on the key's outbox_keys row) until the previous one
     // ends; the seq is drawn after, by the outbox insert.
-    auto* kh = static_cast<pg_uuid_t*>(palloc(sizeof(pg_uuid_t)));
-    std::memcpy(kh->data, lock_key->bytes.data(), UUID_LEN);
-    Datum key_values[1] = {UUIDPGetDatum(kh)};
+    Datum key_values[1] = {eo_uuid_datum(lock_key->bytes)};
     Oid key_types[1] = {UUIDOID};
-    int rc = SPI_execute_plan(saved_plan(&key_seq_plan, kKeySeqSql, 1, key_types), key_values, nullptr, false, 0);
+    int rc = SPI_execute_plan(eo_saved_plan(&key_seq_plan, kKeySeqSql, 1, key_types), key_values, nullptr, false, 0);
     if (rc != SPI_OK_INSERT_RETURNING || SPI_processed != 1)
         elog(ERROR, "exactly_once: outbox key sequence failed: %s", SPI_result_code_string(rc));
     bool isnull = true;
@@ -148,7 +136,7 @@ Datum eo_emit(const char* fn, const exactly_once::DedupKey* lock_key, const EoTe
     if (!hj) nulls[5] = 'n';
     values[6] = TimestampTzGetDatum(now);
 
-    rc = SPI_execute_plan(saved_plan(&insert_plan, kInsertSql, 7, types), values, nulls, false, 0);
+    rc = SPI_execute_plan(eo_saved_plan(&insert_plan, kInsertSql, 7, types), values, nulls, false, 0);
     if (rc != SPI_OK_INSERT) elog(ERROR, "exactly_once: outbox insert failed: %s", SPI_result_code_string(rc));
     SPI_finish();
 
@@ -183,26 +171,6 @@ PG_FUNCTION_INFO_V1(eo_outbox_emit_text);
 }
 
 namespace {
-struct EmitArgs {
-    EoText topic, key;
-    bool has_topic, has_key;
-};
-
-EmitArgs emit_args(FunctionCallInfo fcinfo) {
-    EmitArgs a{};
-    a.has_topic = !PG_ARGISNULL(0);
-    a.has_key = !PG_ARGISNULL(1);
-    if (a.has_topic) {
-        text* t = PG_GETARG_TEXT_PP(0);
-        a.topic = EoText{VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t)};
-    }
-    if (a.has_key) {
-        text* t = PG_GETARG_TEXT_PP(1);
-        a.key = EoText{VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t)};
-    }
-    return a;
-}
-
 // jsonb_in(cstr), with its data errors (e.g. "\u0000", 22P05) re-raised as "fn: payload ...".
 // No C++ object lives in this frame: PG_TRY/longjmp is safe here. Errors that are not data
 // errors (out of memory, cancel) are re-thrown untouched.
@@ -239,20 +207,22 @@ bool headers_arg(const char* fn, FunctionCallInfo fcinfo, Datum* out) {
 
 // outbox_emit(topic text, key text, payload jsonb [, headers jsonb]) -> uuid
 extern "C" Datum eo_outbox_emit_jsonb(PG_FUNCTION_ARGS) {
-    const EmitArgs a = emit_args(fcinfo);
+    EoText topic, key;
     // Validate topic/key before payload so the first bad argument is the one reported.
-    const exactly_once::DedupKey lock_key = eo_key_or_raise("outbox_emit", a.has_topic ? &a.topic : nullptr, "topic", a.has_key ? &a.key : nullptr, "key");
+    const exactly_once::DedupKey lock_key =
+        eo_key_or_raise("outbox_emit", eo_text_arg(fcinfo, 0, &topic), "topic", eo_text_arg(fcinfo, 1, &key), "key");
     if (PG_ARGISNULL(2)) eo_raise_msg("outbox_emit", "22004", "payload must not be NULL");
     Datum payload = PG_GETARG_DATUM(2);
     Datum headers = (Datum)0;
     const bool has_headers = headers_arg("outbox_emit", fcinfo, &headers);
-    return eo_emit("outbox_emit", &lock_key, &a.topic, &a.key, payload, has_headers, headers);
+    return eo_emit("outbox_emit", &lock_key, &topic, &key, payload, has_headers, headers);
 }
 
 // outbox_emit(topic text, key text, payload text [, headers jsonb]) -> uuid; payload must be JSON.
 extern "C" Datum eo_outbox_emit_text(PG_FUNCTION_ARGS) {
-    const EmitArgs a = emit_args(fcinfo);
-    const exactly_once::DedupKey lock_key = eo_key_or_raise("outbox_emit", a.has_topic ? &a.topic : nullptr, "topic", a.has_key ? &a.key : nullptr, "key");
+    EoText topic, key;
+    const exactly_once::DedupKey lock_key =
+        eo_key_or_raise("outbox_emit", eo_text_arg(fcinfo, 0, &topic), "topic", eo_text_arg(fcinfo, 1, &key), "key");
     if (PG_ARGISNULL(2)) eo_raise_msg("outbox_emit", "22004", "payload must not be NULL");
     text* pt = PG_GETARG_TEXT_PP(2);
     const char* pdata = VARDATA_ANY(pt);
@@ -263,5 +233,5 @@ extern "C" Datum eo_outbox_emit_text(PG_FUNCTION_ARGS) {
     Datum payload = jsonb_from_text_or_raise("outbox_emit", text_to_cstring(pt));
     Datum headers = (Datum)0;
     const bool has_headers = headers_arg("outbox_emit", fcinfo, &headers);
-    return eo_emit("outbox_emit", &lock_key, &a.topic, &a.key, payload, has_headers, headers);
+    return eo_emit("outbox_emit", &lock_key, &topic, &key, payload, has_headers, headers);
 }

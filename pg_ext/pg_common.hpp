@@ -31,6 +31,7 @@ extern "C" {
 #include "postgres.h"
 
 #include "fmgr.h"
+#include "executor/spi.h"
 #include "utils/timestamp.h"
 }
 
@@ -90,6 +91,17 @@ struct EoText {
     const char* data;
     std::size_t len;
 };
+
+// Argument n as text: fills *out and returns out, or returns nullptr for SQL NULL (the form
+// eo_key_or_raise takes).
+const EoText* eo_text_arg(FunctionCallInfo fcinfo, int n, EoText* out);
+
+// The 16 bytes as a palloc'd uuid Datum (in CurrentMemoryContext).
+Datum eo_uuid_datum(const std::array<std::uint8_t, 16>& bytes);
+
+// A plan prepared once per backend and kept (SPI_keepplan); call inside SPI. The plan cache
+// revalidates it if the extension's tables are dropped and recreated.
+SPIPlanPtr eo_saved_plan(SPIPlanPtr* slot, const char* sql, int nargs, Oid* types);
 
 // Validated dedup key of (scope, key); raises a named ERROR on NULL/empty/oversized input.
 // scope/key == nullptr means SQL NULL.

@@ -245,29 +245,25 @@ def cmd_stop(a):
         sys.exit(1)
 
 
-def cmd_regress(a):
+def run_pg_regress_driver(a, driver, dbname, names, extra=()):
+    """Runs pg_regress or pg_isolation_regress against the cluster; prints the diffs on failure."""
     _, host, port = conn_env(a.dir)
     os.makedirs(a.out, exist_ok=True)
-    r = run([PG_REGRESS, f"--host={host}", f"--port={port}", f"--user={SUPERUSER}", f"--inputdir={a.inputdir}",
-             f"--outputdir={a.out}", f"--bindir={BINDIR}", "--dbname=eo_regress"] + a.tests, check=False)
+    r = run([driver, f"--host={host}", f"--port={port}", f"--user={SUPERUSER}", f"--inputdir={a.inputdir}",
+             f"--outputdir={a.out}", f"--bindir={BINDIR}", f"--dbname={dbname}", *extra] + names, check=False)
     if r.returncode != 0:
         diffs = os.path.join(a.out, "regression.diffs")
         if os.path.exists(diffs):
             print(open(diffs, errors="replace").read())
     sys.exit(r.returncode)
+
+
+def cmd_regress(a):
+    run_pg_regress_driver(a, PG_REGRESS, "eo_regress", a.tests)
 
 
 def cmd_isolation(a):
-    _, host, port = conn_env(a.dir)
-    os.makedirs(a.out, exist_ok=True)
-    r = run([PG_ISOLATION_REGRESS, f"--host={host}", f"--port={port}", f"--user={SUPERUSER}",
-             f"--inputdir={a.inputdir}", f"--outputdir={a.out}", f"--bindir={BINDIR}", "--dbname=eo_isolation",
-             "--load-extension=exactly_once"] + a.specs, check=False)
-    if r.returncode != 0:
-        diffs = os.path.join(a.out, "regression.diffs")
-        if os.path.exists(diffs):
-            print(open(diffs, errors="replace").read())
-    sys.exit(r.returncode)
+    run_pg_regress_driver(a, PG_ISOLATION_REGRESS, "eo_isolation", a.specs, ["--load-extension=exactly_once"])
 
 
 def cmd_vectors(a):

@@ -2,29 +2,12 @@
 
 #include <xxhash.h>
 
-#include <cstdlib>
 #include <cstring>
-#include <memory>
 #include <new>
 
 namespace exactly_once {
-namespace {
 
-XXH128_hash_t hash_streaming(const std::uint8_t (&prefix)[8], std::string_view scope, std::string_view key) noexcept {
-    XXH3_state_t* state = XXH3_createState();
-    if (state == nullptr) std::abort();  // cannot allocate ~600 bytes: nothing sane is left to do
-    XXH3_128bits_reset(state);
-    XXH3_128bits_update(state, prefix, sizeof prefix);
-    XXH3_128bits_update(state, scope.data(), scope.size());
-    XXH3_128bits_update(state, key.data(), key.size());
-    const XXH128_hash_t hash = XXH3_128bits_digest(state);
-    XXH3_freeState(state);
-    return hash;
-}
-
-}  // namespace
-
-DedupKey compute_dedup_key(std::string_view scope, std::string_view key) noexcept {
+DedupKey compute_dedup_key(std::string_view scope, std::string_view key) {
     // Length prefix as 8 little-endian bytes, whatever the host byte order, so that
     // the key is the same on every machine and in both engines.
     std::uint8_t prefix[8];
@@ -34,24 +17,25 @@ DedupKey compute_dedup_key(std::string_view scope, std::string_view key) noexcep
         n >>= 8;
     }
 
-    // One-shot hashing of one contiguous buffer: faster than the streaming API for the
-    // short keys that dominate, and the streaming state is not part of xxHash's stable ABI.
+    XXH128_hash_t hash;
     const std::size_t total = sizeof prefix + scope.size() + key.size();
     std::uint8_t small[512];
-    std::unique_ptr<std::uint8_t[]> large;
-    std::uint8_t* buf = small;
-    if (total > sizeof small) {
-        large.reset(new (std::nothrow) std::uint8_t[total]);
-        buf = large.get();
-    }
-    XXH128_hash_t hash;
-    if (buf != nullptr) {
-        std::memcpy(buf, prefix, sizeof prefix);
-        std::memcpy(buf + sizeof prefix, scope.data(), scope.size());
-        if (!key.empty()) std::memcpy(buf + sizeof prefix + scope.size(), key.data(), key.size());
-        hash = XXH3_128bits(buf, total);
+    if (total <= sizeof small) {
+        // The keys that dominate: one-shot hashing of a stack copy, faster than streaming.
+        std::memcpy(small, prefix, sizeof prefix);
+        std::memcpy(small + sizeof prefix, scope.data(), scope.size());
+        if (!key.empty()) std::memcpy(small + sizeof prefix + scope.size(), key.data(), key.size());
+        hash = XXH3_128bits(small, total);
     } else {
-        hash = hash_streaming(prefix, scope, key);  // out of memory: same bytes, no allocation
+        // Long keys (up to 64 KiB each): stream the three parts instead of copying them.
+        XXH3_state_t* state = XXH3_createState();
+        if (state == nullptr) throw std::bad_alloc();
+        XXH3_128bits_reset(state);
+        XXH3_128bits_update(state, prefix, sizeof prefix);
+        XXH3_128bits_update(state, scope.data(), scope.size());
+        XXH3_128bits_update(state, key.data(), key.size());
+        hash = XXH3_128bits_digest(state);
+        XXH3_freeState(state);
     }
     XXH128_canonical_t canonical;
     XXH128_canonicalFromHash(&canonical, hash);

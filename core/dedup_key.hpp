@@ -18,8 +18,9 @@ struct DedupKey {
     bool operator==(const DedupKey&) const = default;
 };
 
-// Pure function of its inputs; never throws. Validate the inputs first (validate.hpp).
-DedupKey compute_dedup_key(std::string_view scope, std::string_view key) noexcept;
+// Pure function of its inputs. Validate the inputs first (validate.hpp). Throws only
+// std::bad_alloc, when a long input's streaming state cannot be allocated.
+DedupKey compute_dedup_key(std::string_view scope, std::string_view key);
 
 // Text forms shared by dedup keys and event ids.
 std::string to_hex(const std::uint8_t* bytes, std::size_t n);

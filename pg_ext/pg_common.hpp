@@ -1,6 +1,6 @@
 // Shared declarations of the PostgreSQL front end.
 //
-// The C++ boundary (DESIGN §5), as in pg_duckdb:
+// The C++ boundary (docs/DESIGN.md §5), as in pg_duckdb:
 //  * Every call into the core happens inside eo_guard(), which is noexcept and catches every
 //    C++ exception, copying kind and message into a plain EoError (fixed-size char buffers).
 //  * ereport(ERROR) (a longjmp) is only raised by eo_raise() and by PostgreSQL itself in

@@ -1,6 +1,6 @@
 // Per-connection state of the extension: the prepared-statement cache, the UUIDv7
 // generator and the clock. One instance per sqlite3* that loaded the extension; nothing
-// here is global (DESIGN §5).
+// here is global (docs/DESIGN.md §5).
 //
 // Lifetime. Every registered SQL function and the eponymous virtual table module
 // `exactly_once_session` hold a reference; SQLite drops them with their destructors when

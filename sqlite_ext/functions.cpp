@@ -418,7 +418,7 @@ void exactly_once_version(sqlite3_context* ctx, int argc, sqlite3_value**) noexc
 
 // Writers are neither DETERMINISTIC nor INNOCUOUS. claim_once, release_claim and
 // outbox_emit are not DIRECTONLY either: they must work in triggers and views of the main
-// schema (DESIGN §1). Their only effect is rows in this same database, which a schema author
+// schema (docs/DESIGN.md §1). Their only effect is rows in this same database, which a schema author
 // can write anyway; a user who distrusts a database's schema sets PRAGMA
 // trusted_schema=OFF, which then refuses them there. The administrative ones are
 // DIRECTONLY: a schema (trigger, view, CHECK, ...) must never change the TTL of every claim

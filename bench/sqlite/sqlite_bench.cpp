@@ -1,5 +1,5 @@
 // exactly_once_sqlite_bench — claim_once and outbox_emit measured side by side with the
-// physical limit and the naive dedup table, in one process and one run (DESIGN §7).
+// physical limit and the naive dedup table, in one process and one run (docs/DESIGN.md §7).
 //
 //   exactly_once_sqlite_bench [--ext PATH] [--keys N] [--keys-1tx N] [--retries N]
 //                             [--events N] [--dir DIR] [--keep] [--quick]
@@ -271,7 +271,7 @@ std::string idempotency_key(std::uint64_t i) {
     return uuid_text(b);
 }
 
-// The claim key of DESIGN §4: XXH3-128(len(scope) as 8-byte little-endian || scope || key),
+// The claim key of docs/DESIGN.md §4: XXH3-128(len(scope) as 8-byte little-endian || scope || key),
 // canonical (big-endian) bytes — what dedup_key(scope, key) returns.
 std::array<std::uint8_t, 16> dedup_key(const std::string& scope, const std::string& key) {
     std::string buf(8, '\0');

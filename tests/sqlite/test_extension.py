@@ -994,7 +994,7 @@ class CrashTest(TempDirTest):
 
 
 class BadInputTest(unittest.TestCase):
-    """DESIGN §4: every bad input gets an error naming the function and writes nothing."""
+    """docs/DESIGN.md §4: every bad input gets an error naming the function and writes nothing."""
 
     CASES = [
         # (sql, function, text the message must contain)

@@ -1,4 +1,4 @@
--- C++ boundary (DESIGN §5): errors raised deep in the C++ path (core exceptions converted at
+-- C++ boundary (docs/DESIGN.md §5): errors raised deep in the C++ path (core exceptions converted at
 -- the entry point) end as clean top-level ERRORs; the session stays usable after each one.
 \set SHOW_CONTEXT never
 -- oversized key: core validate_key_arg throws too_large

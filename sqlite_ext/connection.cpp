@@ -2,9 +2,13 @@
 
 #include <algorithm>
 #include <cstring>
+#include <new>
 #include <string>
 #include <string_view>
 #include <utility>
+
+#include "core/errors.hpp"
+#include "core/schema_trust.hpp"
 
 namespace exactly_once::sqlite {
 namespace {
@@ -45,29 +49,37 @@ constexpr const char* kSchemaSql =
     ") WITHOUT ROWID;";
 static_assert(kMaxTtl.count() == 3153600000000, "the CHECK above and claim_default_ttl spell out kMaxTtl");
 
+// Clock. The statements read the clock themselves, through exactly_once_now() (registered
+// by functions.cpp, neither DETERMINISTIC nor constant), never from a bound "now": SQLite
+// evaluates a non-constant function in the statement body, after OP_Transaction has taken
+// the lock (waiting in the busy handler if need be), so a wait for the lock never shortens
+// a TTL, never lets two callers win within one TTL and never judges liveness by a clock
+// read before the wait (docs/DESIGN.md §4 Claims). A deterministic function, or a bound
+// parameter, would be computed before or outside that wait.
 constexpr const char* kSql[] = {
-    // claim_with_ttl: ?1 key, ?2 expires_at, ?3 now. One statement; sqlite3_changes() is 1
-    // when a row was inserted or an expired one renewed, 0 when a live claim exists.
-    "INSERT INTO main.exactly_once_claims(k, expires_at) VALUES(?1, ?2)"
+    // claim_with_ttl: ?1 key, ?2 ttl ms (at most kMaxTtl, so the sum cannot overflow). One
+    // statement; sqlite3_changes() is 1 when a row was inserted or an expired one renewed,
+    // 0 when a live claim exists.
+    "INSERT INTO main.exactly_once_claims(k, expires_at) VALUES(?1, exactly_once_now() + ?2)"
     " ON CONFLICT(k) DO UPDATE SET expires_at = excluded.expires_at"
-    " WHERE exactly_once_claims.expires_at <= ?3",
-    // claim_default_ttl: ?1 key, ?2 built-in default ttl ms, ?3 now. The configured TTL is
-    // read inside the same statement, so it is always current and transactional. No row:
-    // the built-in default. A row whose ms is not a valid TTL (the CHECK bypassed) gives
-    // NULL, which the NOT NULL on expires_at turns into an error (reworded by claim_once).
-    "INSERT INTO main.exactly_once_claims(k, expires_at) VALUES(?1, ?3 + ("
+    " WHERE exactly_once_claims.expires_at <= exactly_once_now()",
+    // claim_default_ttl: ?1 key, ?2 built-in default ttl ms. The configured TTL is read
+    // inside the same statement, so it is always current and transactional. No row: the
+    // built-in default. A row whose ms is not a valid TTL (the CHECK bypassed) gives NULL,
+    // which the NOT NULL on expires_at turns into an error (reworded by claim_once).
+    "INSERT INTO main.exactly_once_claims(k, expires_at) VALUES(?1, exactly_once_now() + ("
     "SELECT CASE WHEN count(*) = 0 THEN ?2"
     " WHEN typeof(ms) = 'integer' AND ms BETWEEN 1 AND 3153600000000 THEN ms END"
     " FROM main.exactly_once_config WHERE name = 'default_ttl'))"
     " ON CONFLICT(k) DO UPDATE SET expires_at = excluded.expires_at"
-    " WHERE exactly_once_claims.expires_at <= ?3",
-    // is_claimed: ?1 key, ?2 now
-    "SELECT 1 FROM main.exactly_once_claims WHERE k = ?1 AND expires_at > ?2",
-    // release_claim: ?1 key, ?2 now (only a live claim counts as released)
-    "DELETE FROM main.exactly_once_claims WHERE k = ?1 AND expires_at > ?2",
-    // purge_expired: ?1 now, ?2 limit; oldest first through the expiry index
+    " WHERE exactly_once_claims.expires_at <= exactly_once_now()",
+    // is_claimed: ?1 key
+    "SELECT 1 FROM main.exactly_once_claims WHERE k = ?1 AND expires_at > exactly_once_now()",
+    // release_claim: ?1 key (only a live claim counts as released)
+    "DELETE FROM main.exactly_once_claims WHERE k = ?1 AND expires_at > exactly_once_now()",
+    // purge_expired: ?1 limit; oldest first through the expiry index
     "DELETE FROM main.exactly_once_claims WHERE k IN (SELECT k FROM main.exactly_once_claims"
-    " WHERE expires_at <= ?1 ORDER BY expires_at LIMIT ?2)",
+    " WHERE expires_at <= exactly_once_now() ORDER BY expires_at LIMIT ?1)",
     // outbox_emit
     "INSERT INTO main.exactly_once_outbox(id, topic, key, payload, headers, created_at)"
     " VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
@@ -76,6 +88,8 @@ constexpr const char* kSql[] = {
     // config_set
     "INSERT INTO main.exactly_once_config(name, value, ms) VALUES(?1, ?2, ?3)"
     " ON CONFLICT(name) DO UPDATE SET value = excluded.value, ms = excluded.ms",
+    // database_list: the attached databases on hosts without sqlite3_db_name()
+    "PRAGMA database_list",
 };
 static_assert(sizeof(kSql) / sizeof(kSql[0]) == static_cast<int>(Sql::count_));
 
@@ -341,6 +355,102 @@ void Connection::create_schema() {
         if (rc != SQLITE_OK) exec("ROLLBACK TO exactly_once_schema; RELEASE exactly_once_schema");
     }
     if (rc != SQLITE_OK) throw SqliteError(rc, message);
+}
+
+// ---- trust in attached schemas (docs/DESIGN.md §4 Security) ----------------------------
+
+namespace {
+
+bool equal_ascii_ci(std::string_view a, std::string_view b) noexcept {
+    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+               const auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c; };
+               return lower(x) == lower(y);
+           });
+}
+
+std::string column_string(sqlite3_stmt* stmt, int i) {
+    const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(stmt, i));
+    if (text == nullptr) return {};
+    return {text, static_cast<std::size_t>(sqlite3_column_bytes(stmt, i))};
+}
+
+}  // namespace
+
+std::vector<std::string> Connection::attached_names() {
+    std::vector<std::string> names;
+    if (has_db_name_api()) {
+        // Index 0 is main, 1 temp, then the attached ones in order, without gaps.
+        for (int i = 2; const char* name = db_name(i); ++i) names.emplace_back(name);
+        return names;
+    }
+    Statement st = statement(Sql::database_list);
+    while (st.step())  // seq, name, file: seq 0 main, 1 temp (once opened), 2.. attached
+        if (sqlite3_column_int(st.get(), 0) >= 2) names.push_back(column_string(st.get(), 1));
+    return names;
+}
+
+bool Connection::is_trusted(const std::string& name) {
+    for (auto it = trusted_.begin(); it != trusted_.end(); ++it) {
+        if (!equal_ascii_ci(it->first, name)) continue;
+        const char* file = sqlite3_db_filename(db_, name.c_str());
+        if (it->second == (file != nullptr ? file : "")) return true;
+        trusted_.erase(it);  // the name now names another file: that one was never trusted
+        return false;
+    }
+    return false;
+}
+
+void Connection::check_schema_of(const std::string& name) {
+    std::string sql = "SELECT type, name, sql FROM \"";
+    for (char c : name) {
+        sql += c;
+        if (c == '"') sql += '"';
+    }
+    sql += "\".sqlite_master WHERE sql IS NOT NULL";  // sqlite_schema needs 3.33.0
+    sqlite3_stmt* stmt = nullptr;
+    const int rc = sqlite3_prepare_v2(db_, sql.c_str(), -1, &stmt, nullptr);
+    if (rc != SQLITE_OK) {
+        sqlite3_finalize(stmt);
+        throw_last_error(rc);
+    }
+    Statement st(*this, stmt, /*owned=*/true);
+    while (st.step()) {
+        const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(stmt, 2));
+        if (text == nullptr) continue;
+        const std::string_view writer =
+            state_writer_named_in({text, static_cast<std::size_t>(sqlite3_column_bytes(stmt, 2))});
+        if (writer.empty()) continue;
+        throw SqliteError(SQLITE_AUTH, untrusted_schema_message(writer, name, column_string(stmt, 0),
+                                                                column_string(stmt, 1)));
+    }
+}
+
+void Connection::check_attached_schemas() {
+    // The fast path of every writing call: nothing attached, nothing to check.
+    if (has_db_name_api() && db_name(2) == nullptr) return;
+    // With trusted_schema OFF SQLite itself refuses our writers in all schema code.
+    int trusted_schema = 1;
+    sqlite3_db_config(db_, SQLITE_DBCONFIG_TRUSTED_SCHEMA, -1, &trusted_schema);
+    if (trusted_schema == 0) return;
+    for (const std::string& name : attached_names())
+        if (!is_trusted(name)) check_schema_of(name);
+}
+
+std::string Connection::trust_schema(std::string_view name) {
+    for (const std::string& attached : attached_names()) {
+        if (!equal_ascii_ci(attached, name)) continue;
+        const char* file = sqlite3_db_filename(db_, attached.c_str());
+        std::string file_now = file != nullptr ? file : "";
+        for (auto& entry : trusted_)
+            if (equal_ascii_ci(entry.first, attached)) {
+                entry.second = std::move(file_now);
+                return attached;
+            }
+        trusted_.emplace_back(attached, std::move(file_now));
+        return attached;
+    }
+    throw Error(ErrorKind::invalid_value, "schema",
+                "no attached database named \"" + excerpt(name) + "\" (main and temp are always trusted)");
 }
 
 int register_session_module(sqlite3* db, Connection* conn) {

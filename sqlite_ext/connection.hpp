@@ -20,6 +20,9 @@
 #include <cstdint>
 #include <stdexcept>
 #include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
 
 #include "core/expiry.hpp"
 #include "core/uuid7.hpp"
@@ -65,6 +68,7 @@ enum class Sql : int {
     outbox_emit,
     config_get,
     config_set,
+    database_list,
     count_
 };
 
@@ -106,9 +110,12 @@ private:
     bool owned_;
 };
 
+// sqlite3_db_name() came with SQLite 3.39.0: called only when the host is that new.
+inline constexpr int kDbNameApiVersion = 3039000;
+
 class Connection {
 public:
-    explicit Connection(sqlite3* db) noexcept : db_(db) {}
+    explicit Connection(sqlite3* db) noexcept : db_(db), host_version_(sqlite3_libversion_number()) {}
     Connection(const Connection&) = delete;
     Connection& operator=(const Connection&) = delete;
     ~Connection();
@@ -141,6 +148,14 @@ public:
     }
 
     UnixMillis now_ms() const { return clock_.now_ms(); }
+
+    // Trust in attached schemas (docs/DESIGN.md §4 Security). Throws SqliteError
+    // (SQLITE_AUTH) naming the attached database when code stored in an attached file that
+    // is not trusted calls a state-writing function. O(1) while nothing is attached.
+    void check_attached_schemas();
+    // Trusts attached database `name` for the file it names now; throws Error when no
+    // attached database has that name. Returns the name as the connection spells it.
+    std::string trust_schema(std::string_view name);
     Uuid next_event_id(UnixMillis now) { return ids_.next(now); }
 
     // Session virtual table hooks.
@@ -156,8 +171,17 @@ private:
     void connect_session() noexcept;
     sqlite3_stmt* prepare(Sql which, bool persistent);
     void finalize_all() noexcept;
+    bool has_db_name_api() const noexcept { return host_version_ >= kDbNameApiVersion; }
+    // Database i (0 main, 1 temp, 2.. attached), nullptr past the last or on older hosts.
+    const char* db_name(int i) const noexcept {
+        return host_version_ >= kDbNameApiVersion ? sqlite3_db_name(db_, i) : nullptr;
+    }
+    std::vector<std::string> attached_names();
+    bool is_trusted(const std::string& name);
+    void check_schema_of(const std::string& name);
 
     sqlite3* db_;
+    int host_version_;  // sqlite3_libversion_number() of the SQLite running us
     int refs_ = 0;
     bool session_connected_ = false;
     bool session_attempted_ = false;  // connect once; after a disconnect stay uncached
@@ -165,6 +189,8 @@ private:
     int depth_limit_ = 0;             // the bound that was exceeded, for the message
     bool too_deep_ = false;           // the bound was hit; cleared when the outermost call ends
     std::array<sqlite3_stmt*, static_cast<int>(Sql::count_)> cache_{};
+    // Attached databases trusted by exactly_once_trust_schema: (name, file name then).
+    std::vector<std::pair<std::string, std::string>> trusted_;
     SystemClock clock_;
     Uuid7Generator ids_;
 };

@@ -211,12 +211,12 @@ void claim_once(sqlite3_context* ctx, int argc, sqlite3_value** argv) noexcept {
         const DedupKey k = dedup_key_of_args(argv);
         std::optional<Duration> ttl;
         if (argc == 3) ttl = duration_arg(argv[2], "ttl");
-        const UnixMillis now = conn.now_ms();
+        conn.check_attached_schemas();
         const bool claimed = with_schema(conn, [&] {
+            // The statement reads the clock itself, after the write lock is held (kSql).
             Statement st = conn.statement(ttl ? Sql::claim_with_ttl : Sql::claim_default_ttl);
             st.bind_blob(1, k.bytes.data(), static_cast<int>(k.bytes.size()));
-            st.bind_int64(2, ttl ? expiry_after(now, *ttl) : kDefaultTtl.count());
-            st.bind_int64(3, now);
+            st.bind_int64(2, ttl ? ttl->count() : kDefaultTtl.count());
             try {
                 st.run();
             } catch (const SqliteError& e) {
@@ -242,12 +242,10 @@ void is_claimed(sqlite3_context* ctx, int argc, sqlite3_value** argv) noexcept {
         expect_args(argc, 2, 2);
         Connection& conn = connection(ctx);
         const DedupKey k = dedup_key_of_args(argv);
-        const UnixMillis now = conn.now_ms();
         const bool live = if_schema(
             [&] {
-                Statement st = conn.statement(Sql::is_claimed);
+                Statement st = conn.statement(Sql::is_claimed);  // reads the clock after any wait
                 st.bind_blob(1, k.bytes.data(), static_cast<int>(k.bytes.size()));
-                st.bind_int64(2, now);
                 return st.step();
             },
             false);
@@ -262,12 +260,11 @@ void release_claim(sqlite3_context* ctx, int argc, sqlite3_value** argv) noexcep
         Connection& conn = connection(ctx);
         const CallDepth depth(conn);
         const DedupKey k = dedup_key_of_args(argv);
-        const UnixMillis now = conn.now_ms();
+        conn.check_attached_schemas();
         const bool released = if_schema(
             [&] {
-                Statement st = conn.statement(Sql::release_claim);
+                Statement st = conn.statement(Sql::release_claim);  // reads the clock after the lock
                 st.bind_blob(1, k.bytes.data(), static_cast<int>(k.bytes.size()));
-                st.bind_int64(2, now);
                 st.run();
                 return sqlite3_changes(conn.db()) == 1;
             },
@@ -291,12 +288,10 @@ void purge_expired(sqlite3_context* ctx, int argc, sqlite3_value** argv) noexcep
         // sqlite3_changes() is an int (sqlite3_changes64 would need SQLite 3.37): purge in
         // batches of at most INT_MAX rows, which callers repeat until 0 anyway.
         limit = std::min<sqlite3_int64>(limit, std::numeric_limits<int>::max());
-        const UnixMillis now = conn.now_ms();
         const sqlite3_int64 removed = if_schema(
             [&] {
-                Statement st = conn.statement(Sql::purge_expired);
-                st.bind_int64(1, now);
-                st.bind_int64(2, limit);
+                Statement st = conn.statement(Sql::purge_expired);  // reads the clock after the lock
+                st.bind_int64(1, limit);
                 st.run();
                 return sqlite3_int64{sqlite3_changes(conn.db())};
             },
@@ -329,6 +324,8 @@ void outbox_emit(sqlite3_context* ctx, int argc, sqlite3_value** argv) noexcept 
             headers = json_arg(argv[3], "headers");
             validate_json_headers(*headers, "headers");
         }
+        conn.check_attached_schemas();
+        // created_at and the id's time are when the call was made; no liveness hangs on them.
         const UnixMillis now = conn.now_ms();
         const std::string id = to_uuid_text(conn.next_event_id(now));
 
@@ -414,16 +411,50 @@ void exactly_once_version(sqlite3_context* ctx, int argc, sqlite3_value**) noexc
     });
 }
 
+// exactly_once_now() -> the connection's clock, Unix ms. Our statements call it so that
+// they read the clock after taking the lock (see kSql in connection.cpp).
+void exactly_once_now(sqlite3_context* ctx, int argc, sqlite3_value**) noexcept {
+    guarded(ctx, "exactly_once_now", [&] {
+        expect_args(argc, 0, 0);
+        sqlite3_result_int64(ctx, connection(ctx).now_ms());
+    });
+}
+
+// exactly_once_trust_schema(schema) -> the attached database's name: lets code stored in
+// that attached file call the writers on this connection, for as long as the name names
+// the file it names now (docs/DESIGN.md §4 Security).
+void exactly_once_trust_schema(sqlite3_context* ctx, int argc, sqlite3_value** argv) noexcept {
+    guarded(ctx, "exactly_once_trust_schema", [&] {
+        expect_args(argc, 1, 1);
+        if (sqlite3_value_type(argv[0]) == SQLITE_NULL) throw_null_argument("schema");
+        if (sqlite3_value_type(argv[0]) != SQLITE_TEXT)
+            throw Error(ErrorKind::invalid_value, "schema", "schema must be text");
+        const auto* text = reinterpret_cast<const char*>(sqlite3_value_text(argv[0]));
+        if (text == nullptr) throw std::bad_alloc();
+        const std::string name = connection(ctx).trust_schema(
+            std::string_view(text, static_cast<std::size_t>(sqlite3_value_bytes(argv[0]))));
+        sqlite3_result_text(ctx, name.data(), static_cast<int>(name.size()), SQLITE_TRANSIENT);
+    });
+}
+
 // ---- registration ----------------------------------------------------------------------
 
-// Writers are neither DETERMINISTIC nor INNOCUOUS. claim_once, release_claim and
-// outbox_emit are not DIRECTONLY either: they must work in triggers and views of the main
-// schema (docs/DESIGN.md §1). Their only effect is rows in this same database, which a schema author
-// can write anyway; a user who distrusts a database's schema sets PRAGMA
-// trusted_schema=OFF, which then refuses them there. The administrative ones are
-// DIRECTONLY: a schema (trigger, view, CHECK, ...) must never change the TTL of every claim
-// or purge behind the application's back. (TEMP triggers and views, which only the
-// connection itself can create, count as direct use in SQLite.)
+// Trust model (docs/DESIGN.md §4 Security). State lives in main, the database the
+// application opened. Writers are neither DETERMINISTIC nor INNOCUOUS, and not DIRECTONLY:
+// the application's own triggers and views in main (and TEMP ones) must be able to call
+// them (docs/DESIGN.md §1). SQLite cannot tell a function which schema's code called it
+// (DIRECTONLY refuses main too; trusted_schema is one switch for the whole connection), so
+// code stored in an ATTACHed file, which can carry another author's views, triggers,
+// CHECKs, generated columns, defaults and indexes, is kept out another way: while anything
+// is attached, every claim_once/release_claim/outbox_emit first reads each attached
+// schema's stored SQL and refuses the call if any object there names a writer
+// (core/schema_trust), unless exactly_once_trust_schema() trusted that file. With
+// PRAGMA trusted_schema=OFF SQLite refuses the writers in all schema code itself.
+// The administrative functions are DIRECTONLY: no schema (trigger, view, CHECK, ...) may
+// change every claim's TTL, purge, or grant trust behind the application's back. (TEMP
+// triggers and views, which only the connection itself can create, count as direct use.)
+// exactly_once_now() is INNOCUOUS but not DETERMINISTIC, so SQLite evaluates it where the
+// statement runs, after the lock, not once up front.
 constexpr int kWrites = SQLITE_UTF8;
 constexpr int kAdmin = SQLITE_UTF8 | SQLITE_DIRECTONLY;
 constexpr int kReads = SQLITE_UTF8 | SQLITE_INNOCUOUS;  // no side effects; depends on time
@@ -446,9 +477,13 @@ constexpr FunctionSpec kFunctions[] = {
     {"outbox_emit", kWrites, outbox_emit},
     {"exactly_once_config", kAdmin, exactly_once_config},
     {"exactly_once_version", kPure, exactly_once_version},
+    {"exactly_once_now", kReads, exactly_once_now},
+    {"exactly_once_trust_schema", kAdmin, exactly_once_trust_schema},
 };
 
-// The newest API used: SQLITE_INNOCUOUS (3.31.0). tests/sqlite checks every sqlite3_*
+// The newest API used unconditionally: SQLITE_INNOCUOUS and SQLITE_DBCONFIG_TRUSTED_SCHEMA
+// (3.31.0); sqlite3_db_name (3.39.0) only behind a runtime version check (connection.hpp).
+// tests/sqlite checks every sqlite3_*
 // call in sqlite_ext/ against the version that introduced it (from sqlite3ext.h).
 constexpr int kMinSqliteVersion = 3031000;
 

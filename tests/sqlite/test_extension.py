@@ -726,9 +726,18 @@ class AttachedDatabaseTest(TempDirTest):
         self.assertFalse(table_exists(self.db, "exactly_once_claims", "aux"))
         self.assertEqual(one(self.db, "SELECT count(*) FROM main.exactly_once_claims"), 1)
 
-    def test_trigger_in_attached_schema(self):
+    def test_trigger_in_attached_schema_is_refused_until_trusted(self):
+        # Code stored in another database file may not claim in main (docs/DESIGN.md §4
+        # Security); tests/sqlite/test_trust.py covers every kind of schema object.
         self.db.execute("""CREATE TRIGGER aux.orders_once BEFORE INSERT ON orders
                            WHEN NOT claim_once('orders', NEW.id) BEGIN SELECT RAISE(IGNORE); END""")
+        with self.assertRaisesRegex(sqlite3.Error, r'^claim_once: refused while attached database "aux" '
+                                                   r'is untrusted: its trigger "orders_once" calls claim_once'):
+            self.db.execute("INSERT INTO aux.orders VALUES ('o2')")
+        self.assertEqual(one(self.db, "SELECT count(*) FROM aux.orders"), 0)
+        self.assertFalse(table_exists(self.db, "exactly_once_claims", "main"))
+        # Trusted explicitly, the file's trigger works as a main-schema one would.
+        self.assertEqual(one(self.db, "SELECT exactly_once_trust_schema('aux')"), "aux")
         self.db.execute("INSERT INTO aux.orders VALUES ('o2')")
         self.db.execute("INSERT INTO aux.orders VALUES ('o2')")
         self.assertEqual(one(self.db, "SELECT count(*) FROM aux.orders"), 1)
@@ -1163,7 +1172,16 @@ class BuildTest(unittest.TestCase):
         used = {name: since[name] for name in set(re.findall(r"\bsqlite3_\w+", code)) if name in since}
         self.assertGreater(len(used), 20)
         newer = {name: v for name, v in used.items() if v > minimum}
-        self.assertEqual(newer, {}, f"needs a newer SQLite than {minimum}")
+        # A newer entry may be called only behind a runtime check of the host's version:
+        # every line naming it compares against a constant at least as new.
+        gates = {g: int(n) for g, n in re.findall(r"constexpr int (k\w+) = (\d+);", code)}
+        for name, v in list(newer.items()):
+            lines = [ln for ln in code.splitlines() if re.search(rf"\b{name}\b", ln)]
+            needed = v[0] * 1_000_000 + v[1] * 1000 + v[2]
+            if lines and all(any(gates.get(g, 0) >= needed for g in re.findall(r">= (k\w+)", ln))
+                             for ln in lines):
+                del newer[name]
+        self.assertEqual(newer, {}, f"needs a newer SQLite than {minimum}, ungated")
         self.assertIn(f"needs SQLite {minimum[0]}.{minimum[1]}.{minimum[2]} or later", code)
 
     def test_module_does_not_link_libsqlite3(self):

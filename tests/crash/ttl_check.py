@@ -2,8 +2,9 @@
 
 Input, all from the callers' own clocks (time.time(), the wall clock the engines read too):
   calls: (key, ttl seconds, s, e, result) for every claim_once that completed: s read right
-         before the call was sent, e right after it (or the COMMIT of its transaction)
-         returned; result 1 (committed claim) or 0. Rolled-back claims are not calls here.
+         before the call (or its BEGIN) was sent, e right after the claim statement returned;
+         result 1 (a claim whose transaction then committed) or 0. Rolled-back claims are not
+         calls here.
   holds: (key or None, a, r): an interval during which another session certainly held the lock
          a claim of that key (None: of every key) must wait for: a read after the lock was
          taken, r before its release was sent.

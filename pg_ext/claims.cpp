@@ -112,6 +112,8 @@ bool eo_claim_exec(const exactly_once::DedupKey* k, const EoTtl* ttl) {
     Oid types[3] = {UUIDOID, TIMESTAMPTZOID, TIMESTAMPTZOID};
     values[0] = eo_uuid_datum(k->bytes);
     Oid live_types[2] = {UUIDOID, TIMESTAMPTZOID};
+    EoSavedUser caller;
+    eo_become_state_owner(&caller);
     if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "exactly_once: SPI_connect failed");
     for (int attempt = 0; attempt < kMaxClaimAttempts; ++attempt) {
         // (a) a new claim
@@ -122,6 +124,7 @@ bool eo_claim_exec(const exactly_once::DedupKey* k, const EoTtl* ttl) {
         if (SPI_processed > 0) {
             restamp_if_waited(values[0], ttl, now);
             SPI_finish();
+            eo_restore_user(&caller);
             return true;
         }
         // (b) the row that conflicted: live => false (the duplicate path: two statements, no
@@ -135,6 +138,7 @@ bool eo_claim_exec(const exactly_once::DedupKey* k, const EoTtl* ttl) {
         const Datum live = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
         if (!isnull && DatumGetBool(live)) {
             SPI_finish();
+            eo_restore_user(&caller);
             return false;
         }
         // (c) expired: renew it under a row lock on that row only. A concurrent renewer makes
@@ -146,6 +150,7 @@ bool eo_claim_exec(const exactly_once::DedupKey* k, const EoTtl* ttl) {
         if (SPI_processed > 0) {
             restamp_if_waited(values[0], ttl, now);
             SPI_finish();
+            eo_restore_user(&caller);
             return true;
         }
     }
@@ -192,18 +197,27 @@ extern "C" Datum eo_claim_once(PG_FUNCTION_ARGS) {
 }
 
 // claim_once(scope, key, ttl interval): calendar-aware (now + interval), must be > 0 and at most
-// 36500 days (kMaxTtl, "100 years" of 365 days; interval '100 years' is longer and rejected). A
-// positive interval under 1 ms counts as 1 ms, as in the core (TTLs have millisecond precision).
+// 36500 days (kMaxTtl, "100 years" of 365 days; interval '100 years' is longer and rejected). The
+// core first decides from the fields alone what no calendar can change (classify_interval_ttl),
+// so that an interval whose sum with now would overflow is refused by name; the rest is checked
+// exactly on the calendar. A positive interval under 1 ms counts as 1 ms, as in the core (TTLs
+// have millisecond precision).
 extern "C" Datum eo_claim_once_interval(PG_FUNCTION_ARGS) {
     const exactly_once::DedupKey dk = key_from_args("claim_once", fcinfo);
     if (PG_ARGISNULL(2)) eo_raise_msg("claim_once", "22004", "ttl must not be NULL");
     Interval* ttl = PG_GETARG_INTERVAL_P(2);
+    char too_long[100];
+    snprintf(too_long, sizeof too_long, "ttl is too long (the maximum is %s)", exactly_once::kMaxTtlWording);
+    switch (exactly_once::classify_interval_ttl(ttl->month, ttl->day, ttl->time)) {
+        case exactly_once::IntervalTtl::not_positive: eo_raise_msg("claim_once", "22023", "ttl must be positive");
+        case exactly_once::IntervalTtl::too_long: eo_raise_msg("claim_once", "22023", too_long);
+        case exactly_once::IntervalTtl::check_calendar: break;
+    }
     const TimestampTz now = GetCurrentTimestamp();
     const TimestampTz expires = DatumGetTimestampTz(
         DirectFunctionCall2(timestamptz_pl_interval, TimestampTzGetDatum(now), IntervalPGetDatum(ttl)));
     if (expires <= now) eo_raise_msg("claim_once", "22023", "ttl must be positive");
-    if ((expires - now) / 1000 > kMaxTtlMs)
-        eo_raise_msg("claim_once", "22023", "ttl is too long (the maximum is 36500 days)");
+    if ((expires - now) / 1000 > kMaxTtlMs) eo_raise_msg("claim_once", "22023", too_long);
     const EoTtl claim_ttl{ttl, 0};
     PG_RETURN_BOOL(eo_claim_exec(&dk, &claim_ttl));
 }
@@ -235,6 +249,8 @@ extern "C" Datum eo_is_claimed(PG_FUNCTION_ARGS) {
     Datum values[2];
     Oid types[2] = {UUIDOID, TIMESTAMPTZOID};
     values[0] = eo_uuid_datum(dk.bytes);
+    EoSavedUser caller;
+    eo_become_state_owner(&caller);
     values[1] = TimestampTzGetDatum(GetCurrentTimestamp());
     if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "exactly_once: SPI_connect failed");
     SPIPlanPtr plan = eo_saved_plan(&is_claimed_plan, kIsClaimedSql, 2, types);
@@ -242,6 +258,7 @@ extern "C" Datum eo_is_claimed(PG_FUNCTION_ARGS) {
     if (rc != SPI_OK_SELECT) elog(ERROR, "exactly_once: is_claimed failed: %s", SPI_result_code_string(rc));
     const bool live = SPI_processed > 0;
     SPI_finish();
+    eo_restore_user(&caller);
     PG_RETURN_BOOL(live);
 }
 
@@ -251,6 +268,8 @@ extern "C" Datum eo_release_claim(PG_FUNCTION_ARGS) {
     Datum values[2];
     Oid types[2] = {UUIDOID, TIMESTAMPTZOID};
     values[0] = eo_uuid_datum(dk.bytes);
+    EoSavedUser caller;
+    eo_become_state_owner(&caller);
     values[1] = TimestampTzGetDatum(GetCurrentTimestamp());
     if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "exactly_once: SPI_connect failed");
     SPIPlanPtr plan = eo_saved_plan(&release_plan, kReleaseSql, 2, types);
@@ -264,6 +283,7 @@ extern "C" Datum eo_release_claim(PG_FUNCTION_ARGS) {
         live = !isnull && DatumGetBool(d);
     }
     SPI_finish();
+    eo_restore_user(&caller);
     PG_RETURN_BOOL(live);
 }
 
@@ -274,8 +294,11 @@ extern "C" Datum eo_purge_expired(PG_FUNCTION_ARGS) {
     if (PG_ARGISNULL(0)) eo_raise_msg("purge_expired", "22004", "max_rows must not be NULL");
     const int max_rows = PG_GETARG_INT32(0);
     if (max_rows <= 0) eo_raise_msg("purge_expired", "22023", "max_rows must be positive");
+    EoSavedUser caller;
+    eo_become_state_owner(&caller);
     if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "exactly_once: SPI_connect failed");
     const std::uint64_t n = eo_purge_batch(max_rows);
     SPI_finish();
+    eo_restore_user(&caller);
     PG_RETURN_INT64(static_cast<int64>(n));
 }

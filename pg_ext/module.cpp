@@ -7,8 +7,12 @@
 extern "C" {
 #include "miscadmin.h"
 #include "postmaster/bgworker.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_namespace.h"
 #include "utils/builtins.h"
+#include "utils/inval.h"
 #include "utils/memutils.h"
+#include "utils/syscache.h"
 #include "utils/guc.h"
 #include "utils/uuid.h"
 
@@ -51,6 +55,36 @@ extern "C" void eo_raise_msg(const char* fn, const char* s, const char* message)
 }
 
 extern "C" void eo_raise(const char* fn, const EoError* err) { eo_raise_msg(fn, err->sqlstate, err->message); }
+
+// ---------------------------------------------------------------- running as the state owner
+
+// Owner of schema exactly_once, cached per backend; any change to a pg_namespace row
+// (ALTER SCHEMA ... OWNER TO, DROP/CREATE EXTENSION) forgets it.
+static Oid eo_state_owner_cache = InvalidOid;
+
+static void eo_forget_state_owner(Datum, int, uint32) { eo_state_owner_cache = InvalidOid; }
+
+static Oid eo_state_owner() {
+    if (OidIsValid(eo_state_owner_cache)) return eo_state_owner_cache;
+    const Oid nsp = get_namespace_oid("exactly_once", true);
+    if (!OidIsValid(nsp))
+        ereport(ERROR, (errcode(ERRCODE_UNDEFINED_SCHEMA),
+                        errmsg("exactly_once: schema \"exactly_once\" does not exist (is the extension installed?)")));
+    HeapTuple tup = SearchSysCache1(NAMESPACEOID, ObjectIdGetDatum(nsp));
+    if (!HeapTupleIsValid(tup)) elog(ERROR, "exactly_once: cache lookup failed for schema %u", nsp);
+    const Oid owner = reinterpret_cast<Form_pg_namespace>(GETSTRUCT(tup))->nspowner;
+    ReleaseSysCache(tup);
+    eo_state_owner_cache = owner;
+    return owner;
+}
+
+void eo_become_state_owner(EoSavedUser* saved) {
+    const Oid owner = eo_state_owner();
+    GetUserIdAndSecContext(&saved->userid, &saved->sec_context);
+    SetUserIdAndSecContext(owner, saved->sec_context | SECURITY_LOCAL_USERID_CHANGE);
+}
+
+void eo_restore_user(const EoSavedUser* saved) { SetUserIdAndSecContext(saved->userid, saved->sec_context); }
 
 // ---------------------------------------------------------------- GUC exactly_once.default_ttl
 
@@ -110,6 +144,7 @@ extern "C" void _PG_init(void) {
                              "NOTIFY exactly_once_outbox when a transaction that emitted commits.", nullptr,
                              &eo_notify, true, PGC_USERSET, 0, nullptr, nullptr, nullptr);
     MarkGUCPrefixReserved("exactly_once");
+    CacheRegisterSyscacheCallback(NAMESPACEOID, eo_forget_state_owner, (Datum)0);
 
     if (process_shared_preload_libraries_in_progress && eo_purge_interval_s > 0) {
         BackgroundWorker worker;

@@ -83,10 +83,10 @@ void append_json_text(StringInfo buf, const char* key, const EoText* t, bool com
 }  // namespace
 
 Datum eo_emit(const char* fn, const exactly_once::DedupKey* lock_key, const EoText* topic, const EoText* key,
-              Datum payload, bool has_headers, Datum headers) {
+              Datum payload, bool payload_size_checked, bool has_headers, Datum headers) {
 
     Jsonb* pj = DatumGetJsonbP(payload);
-    if (VARSIZE(pj) - VARHDRSZ > exactly_once::kMaxPayloadBytes) {
+    if (!payload_size_checked && VARSIZE(pj) - VARHDRSZ > exactly_once::kMaxPayloadBytes) {
         char msg[200];
         snprintf(msg, sizeof msg, "payload is %zu bytes, over the limit of %zu bytes",
                  static_cast<std::size_t>(VARSIZE(pj) - VARHDRSZ), exactly_once::kMaxPayloadBytes);
@@ -104,6 +104,8 @@ Datum eo_emit(const char* fn, const exactly_once::DedupKey* lock_key, const EoTe
         check_headers(fn, hj);
     }
 
+    EoSavedUser caller;
+    eo_become_state_owner(&caller);
     if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "exactly_once: SPI_connect failed");
     // Same-key emitters wait here (row lock on the key's outbox_keys row) until the previous one
     // ends; the seq is drawn after, by the outbox insert.
@@ -139,6 +141,7 @@ Datum eo_emit(const char* fn, const exactly_once::DedupKey* lock_key, const EoTe
     rc = SPI_execute_plan(eo_saved_plan(&insert_plan, kInsertSql, 7, types), values, nulls, false, 0);
     if (rc != SPI_OK_INSERT) elog(ERROR, "exactly_once: outbox insert failed: %s", SPI_result_code_string(rc));
     SPI_finish();
+    eo_restore_user(&caller);
 
     if (eo_notify) Async_Notify(kNotifyChannel, "");
 
@@ -170,11 +173,9 @@ PG_FUNCTION_INFO_V1(eo_outbox_emit_jsonb);
 PG_FUNCTION_INFO_V1(eo_outbox_emit_text);
 }
 
-namespace {
-// jsonb_in(cstr), with its data errors (e.g. "\u0000", 22P05) re-raised as "fn: payload ...".
 // No C++ object lives in this frame: PG_TRY/longjmp is safe here. Errors that are not data
 // errors (out of memory, cancel) are re-thrown untouched.
-Datum jsonb_from_text_or_raise(const char* fn, char* cstr) {
+Datum eo_jsonb_from_text_or_raise(const char* fn, const char* what, char* cstr) {
     MemoryContext oldcxt = CurrentMemoryContext;
     Datum result = (Datum)0;
     PG_TRY();
@@ -190,13 +191,14 @@ Datum jsonb_from_text_or_raise(const char* fn, char* cstr) {
             PG_RE_THROW();
         }
         FlushErrorState();
-        ereport(ERROR, (errcode(edata->sqlerrcode), errmsg("%s: payload is not valid jsonb: %s", fn, edata->message),
+        ereport(ERROR, (errcode(edata->sqlerrcode), errmsg("%s: %s is not valid jsonb: %s", fn, what, edata->message),
                         edata->detail ? errdetail("%s", edata->detail) : 0));
     }
     PG_END_TRY();
     return result;
 }
 
+namespace {
 bool headers_arg(const char* fn, FunctionCallInfo fcinfo, Datum* out) {
     if (PG_NARGS() < 4) return false;
     if (PG_ARGISNULL(3)) eo_raise_msg(fn, "22004", "headers must not be NULL");
@@ -215,7 +217,7 @@ extern "C" Datum eo_outbox_emit_jsonb(PG_FUNCTION_ARGS) {
     Datum payload = PG_GETARG_DATUM(2);
     Datum headers = (Datum)0;
     const bool has_headers = headers_arg("outbox_emit", fcinfo, &headers);
-    return eo_emit("outbox_emit", &lock_key, &topic, &key, payload, has_headers, headers);
+    return eo_emit("outbox_emit", &lock_key, &topic, &key, payload, false, has_headers, headers);
 }
 
 // outbox_emit(topic text, key text, payload text [, headers jsonb]) -> uuid; payload must be JSON.
@@ -230,8 +232,10 @@ extern "C" Datum eo_outbox_emit_text(PG_FUNCTION_ARGS) {
     EoError err;
     if (!eo_guard(&err, [&] { exactly_once::validate_json_payload(std::string_view(pdata, plen), "payload"); }))
         eo_raise("outbox_emit", &err);
-    Datum payload = jsonb_from_text_or_raise("outbox_emit", text_to_cstring(pt));
+    Datum payload = eo_jsonb_from_text_or_raise("outbox_emit", "payload", text_to_cstring(pt));
     Datum headers = (Datum)0;
     const bool has_headers = headers_arg("outbox_emit", fcinfo, &headers);
-    return eo_emit("outbox_emit", &lock_key, &topic, &key, payload, has_headers, headers);
+    // The 16 MiB limit applies to the text the caller sent (checked by the core above, as in
+    // SQLite), not to its jsonb form, which can be several times larger.
+    return eo_emit("outbox_emit", &lock_key, &topic, &key, payload, true, has_headers, headers);
 }

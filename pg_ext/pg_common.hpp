@@ -23,6 +23,7 @@
 #include "core/duration.hpp"
 #include "core/errors.hpp"
 #include "core/expiry.hpp"
+#include "core/interval_ttl.hpp"
 #include "core/uuid7.hpp"
 #include "core/validate.hpp"
 #include "core/version.hpp"
@@ -125,8 +126,26 @@ std::int64_t eo_ttl_from_text_or_raise(const char* fn, const char* text, std::si
 // Outbox internals shared by outbox_emit and the outbox trigger. lock_key comes from
 // eo_key_or_raise(topic, key) (which validated both): the khash of the key's row in
 // exactly_once.outbox_keys (row lock + key_seq); payload/headers are jsonb datums.
+// payload_size_checked: the caller already applied the payload limit to the text it was given
+// (the text overload), so the jsonb's (larger) size is not measured again.
 Datum eo_emit(const char* fn, const exactly_once::DedupKey* lock_key, const EoText* topic, const EoText* key,
-              Datum payload, bool has_headers, Datum headers);
+              Datum payload, bool payload_size_checked, bool has_headers, Datum headers);
+
+// jsonb_in(cstr), with its data errors (e.g. "\u0000", 22P05) re-raised with their SQLSTATE as
+// "fn: <what> is not valid jsonb: ...". what names the argument ("payload").
+Datum eo_jsonb_from_text_or_raise(const char* fn, const char* what, char* cstr);
+
+// The state-writing functions run their SPI statements as the owner of schema exactly_once
+// (docs: README "PostgreSQL: privileges"), so callers need EXECUTE on the functions and no
+// grant on the state tables. Like fmgr_security_definer: SECURITY_LOCAL_USERID_CHANGE, and an
+// ERROR in between is undone by (sub)transaction abort, which restores the saved user. No GUC
+// is saved or restored, so the switch costs two assignments and a cached owner lookup.
+struct EoSavedUser {
+    Oid userid;
+    int sec_context;
+};
+void eo_become_state_owner(EoSavedUser* saved);
+void eo_restore_user(const EoSavedUser* saved);
 
 // Purge one batch (used by purge_expired and the background worker). Inside SPI.
 std::uint64_t eo_purge_batch(int max_rows);

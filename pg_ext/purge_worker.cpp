@@ -18,9 +18,10 @@
 // Security: the worker starts as the bootstrap superuser. It only touches exactly_once.claims
 // when the extension exactly_once exists in the database AND that relation is a member of it
 // (a role with CREATE on the database could otherwise plant its own exactly_once.claims with a
-// DELETE trigger and have it run as superuser). The batch then runs as the extension's owner
-// under SECURITY_RESTRICTED_OPERATION with search_path pinned, like autovacuum and maintenance
-// commands run a table owner's code.
+// DELETE trigger and have it run as superuser). The batch then runs as the owner of that table
+// (the extension's owner, or the dedicated state owner of the least-privilege setup: never a
+// superuser running a non-superuser owner's trigger) under SECURITY_RESTRICTED_OPERATION with
+// search_path pinned, like autovacuum and maintenance commands run a table owner's code.
 // This file holds no C++ objects: everything here may longjmp.
 #include "pg_ext/pg_common.hpp"
 
@@ -64,22 +65,17 @@ namespace {
 
 // ------------------------------------------------------------------ the purge worker
 
-// Owner of extension ext_oid, or InvalidOid.
-Oid extension_owner(Oid ext_oid) {
-    Oid owner = InvalidOid;
-    Relation rel = table_open(ExtensionRelationId, AccessShareLock);
-    ScanKeyData key;
-    ScanKeyInit(&key, Anum_pg_extension_oid, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(ext_oid));
-    SysScanDesc scan = systable_beginscan(rel, ExtensionOidIndexId, true, nullptr, 1, &key);
-    HeapTuple tup = systable_getnext(scan);
-    if (HeapTupleIsValid(tup)) owner = reinterpret_cast<Form_pg_extension>(GETSTRUCT(tup))->extowner;
-    systable_endscan(scan);
-    table_close(rel, AccessShareLock);
+// Owner of relation relid, or InvalidOid.
+Oid relation_owner(Oid relid) {
+    HeapTuple tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+    if (!HeapTupleIsValid(tup)) return InvalidOid;
+    const Oid owner = reinterpret_cast<Form_pg_class>(GETSTRUCT(tup))->relowner;
+    ReleaseSysCache(tup);
     return owner;
 }
 
 // The claims table of the installed extension, locked against DROP/RENAME for this transaction,
-// and the extension's owner; InvalidOid when the extension is absent or exactly_once.claims is
+// and its owner (whose triggers, if any, are the code that can run); InvalidOid when the extension is absent or exactly_once.claims is
 // not its member.
 Oid extension_claims_relid(Oid* owner) {
     const Oid ext_oid = get_extension_oid("exactly_once", true);
@@ -96,7 +92,7 @@ Oid extension_claims_relid(Oid* owner) {
         UnlockRelationOid(relid, RowExclusiveLock);
         return InvalidOid;
     }
-    *owner = extension_owner(ext_oid);
+    *owner = relation_owner(relid);
     return OidIsValid(*owner) ? relid : InvalidOid;
 }
 
@@ -198,12 +194,32 @@ bool run_purge_round(Oid dboid) {
     return true;
 }
 
+
+// Settings a database or role default (ALTER DATABASE/ROLE ... SET) could give the worker's
+// session and that would make every round fail or stall: read-only or serializable
+// transactions, timeouts. Overridden for the worker alone (PGC_S_OVERRIDE wins over every
+// default), so purging depends on no user-settable default.
+void override_session_defaults() {
+    static const char* const kSettings[][2] = {
+        {"default_transaction_read_only", "off"},
+        {"default_transaction_isolation", "read committed"},
+        {"default_transaction_deferrable", "off"},
+        {"statement_timeout", "0"},
+        {"lock_timeout", "0"},
+        {"idle_in_transaction_session_timeout", "0"},
+        {"idle_session_timeout", "0"},
+        {"session_replication_role", "origin"},
+    };
+    for (const auto& kv : kSettings) SetConfigOption(kv[0], kv[1], PGC_SUSET, PGC_S_OVERRIDE);
+}
+
 }  // namespace
 
 extern "C" void eo_purge_worker_main(Datum arg) {
     pqsignal(SIGTERM, die);
     BackgroundWorkerUnblockSignals();
     BackgroundWorkerInitializeConnectionByOid(DatumGetObjectId(arg), InvalidOid, 0);
+    override_session_defaults();
     long total = 0;
     for (;;) {
         const int batch = eo_purge_batch_size;

@@ -91,7 +91,9 @@ extern "C" Datum eo_outbox_trigger(PG_FUNCTION_ARGS) {
     TupleDesc desc = RelationGetDescr(td->tg_relation);
     Datum record = heap_copy_tuple_as_datum(row, desc);
     Datum json = DirectFunctionCall1(row_to_json, record);
-    Datum payload = DirectFunctionCall1(jsonb_in, CStringGetDatum(text_to_cstring(DatumGetTextPP(json))));
-    (void)eo_emit(fn, &lock_key, &t, &k, payload, false, (Datum)0);
+    // row_to_json accepts what jsonb cannot hold (a json column with "\u0000"): named error.
+    Datum payload = eo_jsonb_from_text_or_raise(fn, "payload (row_to_json of the row)",
+                                                text_to_cstring(DatumGetTextPP(json)));
+    (void)eo_emit(fn, &lock_key, &t, &k, payload, false, false, (Datum)0);
     return PointerGetDatum(nullptr);
 }

@@ -88,8 +88,6 @@ constexpr const char* kSql[] = {
     // config_set
     "INSERT INTO main.exactly_once_config(name, value, ms) VALUES(?1, ?2, ?3)"
     " ON CONFLICT(name) DO UPDATE SET value = excluded.value, ms = excluded.ms",
-    // database_list: the attached databases, once anything is attached
-    "PRAGMA database_list",
 };
 static_assert(sizeof(kSql) / sizeof(kSql[0]) == static_cast<int>(Sql::count_));
 
@@ -306,6 +304,8 @@ void Connection::finalize_all() noexcept {
         sqlite3_finalize(s);
         s = nullptr;
     }
+    for (AttachedSchema& a : attached_) a.finalize();
+    attached_.clear();
 }
 
 sqlite3_stmt* Connection::prepare(Sql which, bool persistent) {
@@ -377,12 +377,22 @@ std::string column_string(sqlite3_stmt* stmt, int i) {
 }  // namespace
 
 std::vector<std::string> Connection::attached_names() {
-    // PRAGMA database_list on every host, so that this path is the one the tests run;
-    // only the "nothing attached" answer takes the O(1) route where SQLite offers it.
     std::vector<std::string> names;
-    Statement st = statement(Sql::database_list);
+    if (has_db_name_api()) {  // read live, no statement
+        for (int i = 2; const char* name = db_name(i); ++i) names.emplace_back(name);
+        return names;
+    }
+    // PRAGMA database_list compiles the list into the statement when it is prepared, so
+    // a cached copy would miss a database attached later: prepare it fresh every time.
+    sqlite3_stmt* stmt = nullptr;
+    const int rc = sqlite3_prepare_v2(db_, "PRAGMA database_list", -1, &stmt, nullptr);
+    if (rc != SQLITE_OK) {
+        sqlite3_finalize(stmt);
+        throw_last_error(rc);
+    }
+    Statement st(*this, stmt, /*owned=*/true);
     while (st.step())  // seq, name, file: seq 0 main, 1 temp (once opened), 2.. attached
-        if (sqlite3_column_int(st.get(), 0) >= 2) names.push_back(column_string(st.get(), 1));
+        if (sqlite3_column_int(stmt, 0) >= 2) names.push_back(column_string(stmt, 1));
     return names;
 }
 
@@ -397,29 +407,120 @@ bool Connection::is_trusted(const std::string& name) {
     return false;
 }
 
-void Connection::check_schema_of(const std::string& name) {
-    std::string sql = "SELECT type, name, sql FROM \"";
-    for (char c : name) {
-        sql += c;
-        if (c == '"') sql += '"';
-    }
-    sql += "\".sqlite_master WHERE sql IS NOT NULL";  // sqlite_schema needs 3.33.0
+namespace {
+
+sqlite3_stmt* prepare_on(Connection& conn, const std::string& sql, bool persistent) {
     sqlite3_stmt* stmt = nullptr;
-    const int rc = sqlite3_prepare_v2(db_, sql.c_str(), -1, &stmt, nullptr);
+    const int rc =
+        sqlite3_prepare_v3(conn.db(), sql.c_str(), -1, persistent ? SQLITE_PREPARE_PERSISTENT : 0, &stmt, nullptr);
     if (rc != SQLITE_OK) {
         sqlite3_finalize(stmt);
-        throw_last_error(rc);
+        conn.throw_last_error(rc);
     }
-    Statement st(*this, stmt, /*owned=*/true);
+    return stmt;
+}
+
+std::string quoted_identifier(const std::string& name) {
+    std::string out = "\"";
+    for (char c : name) {
+        out += c;
+        if (c == '"') out += '"';
+    }
+    return out + '"';
+}
+
+}  // namespace
+
+void Connection::AttachedSchema::finalize() noexcept {
+    sqlite3_finalize(cookie);
+    sqlite3_finalize(scan);
+    cookie = scan = nullptr;
+}
+
+Connection::AttachedSchema& Connection::attached_schema(const std::string& name) {
+    for (AttachedSchema& a : attached_)
+        if (a.name == name) return a;
+    AttachedSchema a;
+    a.name = name;
+    // Persistent statements, cached under the same rule as those of kSql (finalize_all).
+    // SQLite re-prepares one whose schema changed or that a DETACH expired (DETACH
+    // expires every statement of the connection), so each always reads what is attached
+    // under that name now; the re-prepare is counted, which invalidates the verdict.
+    a.cookie = prepare_on(*this, "PRAGMA " + quoted_identifier(name) + ".schema_version", true);
+    try {
+        a.scan = prepare_on(*this,  // sqlite_schema is 3.33.0
+                            "SELECT type, name, sql FROM " + quoted_identifier(name) +
+                                ".sqlite_master WHERE sql IS NOT NULL",
+                            true);
+        attached_.push_back(a);
+    } catch (...) {
+        a.finalize();
+        throw;
+    }
+    return attached_.back();
+}
+
+void Connection::forget_detached(const std::vector<std::string>& names) noexcept {
+    std::erase_if(attached_, [&](AttachedSchema& a) {
+        if (std::find(names.begin(), names.end(), a.name) != names.end()) return false;
+        a.finalize();
+        return true;
+    });
+}
+
+// Throws the refusal when the scan finds a stored object naming a writer.
+void Connection::refuse_if_schema_names_writer(const std::string& name, sqlite3_stmt* scan) {
+    Statement st(*this, scan, /*owned=*/false);
     while (st.step()) {
-        const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(stmt, 2));
+        const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(scan, 2));
         if (text == nullptr) continue;
         const std::string_view writer =
-            state_writer_named_in({text, static_cast<std::size_t>(sqlite3_column_bytes(stmt, 2))});
+            state_writer_named_in({text, static_cast<std::size_t>(sqlite3_column_bytes(scan, 2))});
         if (writer.empty()) continue;
-        throw SqliteError(SQLITE_AUTH, untrusted_schema_message(writer, name, column_string(stmt, 0),
-                                                                column_string(stmt, 1)));
+        throw SqliteError(SQLITE_AUTH, untrusted_schema_message(writer, name, column_string(scan, 0),
+                                                                column_string(scan, 1)));
     }
+}
+
+void Connection::check_schema_of(const std::string& name) {
+    connect_session();
+    AttachedSchema* cached = session_connected_ ? &attached_schema(name) : nullptr;
+    if (cached != nullptr && (sqlite3_stmt_busy(cached->cookie) || sqlite3_stmt_busy(cached->scan)))
+        cached = nullptr;  // running further up the stack: never the case today, but stay correct
+    if (cached == nullptr) {  // no cache: scan every time with a private statement
+        sqlite3_stmt* scan = prepare_on(*this,
+                                        "SELECT type, name, sql FROM " + quoted_identifier(name) +
+                                            ".sqlite_master WHERE sql IS NOT NULL",
+                                        false);
+        struct Finalize {
+            sqlite3_stmt* s;
+            ~Finalize() { sqlite3_finalize(s); }
+        } finalize{scan};
+        refuse_if_schema_names_writer(name, scan);
+        return;
+    }
+    AttachedSchema& a = *cached;
+    // The verdict stands while the schema cannot have changed: same schema cookie (every
+    // schema change by any connection bumps it, also inside our own open transaction),
+    // no re-prepare of the cookie statement (a DETACH, a schema reset), and the same data
+    // version of the file (a commit by another connection, which could also have written
+    // the schema without bumping the cookie).
+    Statement cookie(*this, a.cookie, /*owned=*/false);
+    if (!cookie.step()) throw SqliteError(SQLITE_ERROR, "no schema_version for attached database " + name);
+    const int cookie_value = sqlite3_column_int(a.cookie, 0);
+    const int reprepares = sqlite3_stmt_status(a.cookie, SQLITE_STMTSTATUS_REPREPARE, 0);
+    unsigned data_version = 0;
+    const bool have_version =
+        sqlite3_file_control(db_, name.c_str(), SQLITE_FCNTL_DATA_VERSION, &data_version) == SQLITE_OK;
+    if (a.benign && have_version && a.cookie_value == cookie_value && a.reprepares == reprepares &&
+        a.data_version == data_version)
+        return;
+    a.benign = false;
+    refuse_if_schema_names_writer(name, a.scan);
+    a.benign = true;
+    a.cookie_value = cookie_value;
+    a.reprepares = reprepares;
+    a.data_version = data_version;
 }
 
 void Connection::check_attached_schemas() {
@@ -430,7 +531,9 @@ void Connection::check_attached_schemas() {
     int trusted_schema = 1;
     sqlite3_db_config(db_, SQLITE_DBCONFIG_TRUSTED_SCHEMA, -1, &trusted_schema);
     if (trusted_schema == 0) return;
-    for (const std::string& name : attached_names())
+    const std::vector<std::string> attached = attached_names();
+    forget_detached(attached);
+    for (const std::string& name : attached)
         if (!is_trusted(name)) check_schema_of(name);
 }
 

@@ -68,7 +68,6 @@ enum class Sql : int {
     outbox_emit,
     config_get,
     config_set,
-    database_list,
     count_
 };
 
@@ -179,6 +178,21 @@ private:
     std::vector<std::string> attached_names();
     bool is_trusted(const std::string& name);
     void check_schema_of(const std::string& name);
+    void refuse_if_schema_names_writer(const std::string& name, sqlite3_stmt* scan);
+
+    // What the last check of one attached database found, and how to tell it still holds.
+    struct AttachedSchema {
+        std::string name;
+        sqlite3_stmt* cookie = nullptr;  // PRAGMA <name>.schema_version
+        sqlite3_stmt* scan = nullptr;    // its stored SQL
+        bool benign = false;             // the last scan found no writer named
+        int cookie_value = 0;
+        int reprepares = 0;
+        unsigned data_version = 0;
+        void finalize() noexcept;
+    };
+    AttachedSchema& attached_schema(const std::string& name);
+    void forget_detached(const std::vector<std::string>& names) noexcept;
 
     sqlite3* db_;
     int host_version_;  // sqlite3_libversion_number() of the SQLite running us
@@ -191,6 +205,8 @@ private:
     std::array<sqlite3_stmt*, static_cast<int>(Sql::count_)> cache_{};
     // Attached databases trusted by exactly_once_trust_schema: (name, file name then).
     std::vector<std::pair<std::string, std::string>> trusted_;
+    // Per attached name, while the statement cache lives (finalized with it).
+    std::vector<AttachedSchema> attached_;
     SystemClock clock_;
     Uuid7Generator ids_;
 };

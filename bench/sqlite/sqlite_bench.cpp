@@ -417,12 +417,13 @@ std::vector<Run> interleaved(std::vector<Lane*> lanes, const std::vector<long>& 
     return runs;
 }
 
-enum class Variant { physical, naive, claim_once };
+enum class Variant { physical, naive, claim_once, claim_once_attached };
 const char* variant_name(Variant v) {
     switch (v) {
         case Variant::physical: return "physical limit";
         case Variant::naive: return "naive table";
         case Variant::claim_once: return "claim_once";
+        case Variant::claim_once_attached: return "claim_once, a file attached";
     }
     return "?";
 }
@@ -431,6 +432,9 @@ const char* variant_sql(Variant v) {
         case Variant::physical: return "INSERT OR IGNORE INTO t(k) VALUES(?1)   -- t(k BLOB PRIMARY KEY) WITHOUT ROWID, 16-byte k";
         case Variant::naive: return "INSERT OR IGNORE INTO processed(id) VALUES(?1)   -- processed(id TEXT PRIMARY KEY)";
         case Variant::claim_once: return "SELECT claim_once('payments', ?1)   -- default TTL (24h)";
+        case Variant::claim_once_attached:
+            return "the same, with a database file ATTACHed whose schema (4 tables, 2 indexes, a view, a trigger) "
+                   "claim_once reads on every call (docs/DESIGN.md §4 Security)";
     }
     return "?";
 }
@@ -452,18 +456,38 @@ struct Context {
 };
 
 const char* variant_file(Variant v) {
-    return v == Variant::physical ? "physical" : v == Variant::naive ? "naive" : "claim_once";
+    return v == Variant::physical ? "physical" : v == Variant::naive ? "naive"
+         : v == Variant::claim_once ? "claim_once" : "claim_once_attached";
+}
+
+// A benign attached file, shaped like an application's second database.
+void attach_benign(Db& db, const fs::path& file) {
+    {
+        Db aux(file, std::string());
+        aux.exec("CREATE TABLE orders(id TEXT PRIMARY KEY, customer INTEGER, total INTEGER, created_at INTEGER);"
+                 "CREATE INDEX orders_by_customer ON orders(customer);"
+                 "CREATE TABLE customers(id INTEGER PRIMARY KEY, name TEXT NOT NULL, email TEXT UNIQUE);"
+                 "CREATE TABLE order_lines(order_id TEXT, sku TEXT, qty INTEGER CHECK (qty > 0));"
+                 "CREATE INDEX lines_by_order ON order_lines(order_id);"
+                 "CREATE TABLE audit(at INTEGER, what TEXT);"
+                 "CREATE VIEW big_orders AS SELECT id, total FROM orders WHERE total > 10000;"
+                 "CREATE TRIGGER orders_audit AFTER INSERT ON orders BEGIN "
+                 "INSERT INTO audit VALUES (NEW.created_at, 'order ' || NEW.id); END;");
+    }
+    db.exec("ATTACH '" + file.string() + "' AS aux");
 }
 
 // The three claim variants side by side at `per_tx` claims per transaction on the first n
 // keys; then, when asked, the retry pass: already-claimed keys sent again.
 std::vector<ClaimResult> measure_claims(Context& cx, long per_tx, long n, bool with_retry) {
-    const Variant variants[] = {Variant::physical, Variant::naive, Variant::claim_once};
+    const Variant variants[] = {Variant::physical, Variant::naive, Variant::claim_once,
+                                Variant::claim_once_attached};
     std::vector<std::unique_ptr<Lane>> lanes;
     for (Variant v : variants) {
+        const bool ext = v == Variant::claim_once || v == Variant::claim_once_attached;
         auto lane = std::make_unique<Lane>(variant_name(v), cx.dir / (std::string(variant_file(v)) + "_" +
                                                                      std::to_string(per_tx) + ".db"),
-                                           v == Variant::claim_once ? cx.opt.ext : std::string());
+                                           ext ? cx.opt.ext : std::string());
         Lane* L = lane.get();
         sqlite3* h = L->db->get();
         switch (v) {
@@ -488,6 +512,9 @@ std::vector<ClaimResult> measure_claims(Context& cx, long per_tx, long n, bool w
                     return sqlite3_changes(h) == 1;
                 };
                 break;
+            case Variant::claim_once_attached:
+                attach_benign(*L->db, cx.dir / ("aux_" + std::to_string(per_tx) + ".db"));
+                [[fallthrough]];
             case Variant::claim_once:
                 L->prepare(std::string("SELECT claim_once('") + kScope + "', ?1)");
                 L->op = [&cx, L](long i) {
@@ -531,6 +558,7 @@ std::vector<ClaimResult> measure_claims(Context& cx, long per_tx, long n, bool w
         }
     }
     for (auto& l : lanes) l->close_and_remove(cx.opt.keep);
+    if (!cx.opt.keep) fs::remove(cx.dir / ("aux_" + std::to_string(per_tx) + ".db"));
     return out;
 }
 
@@ -708,7 +736,8 @@ int main(int argc, char** argv) {
                 "ratios are from this run\n\n");
     std::fflush(stdout);
 
-    const Variant variants[] = {Variant::physical, Variant::naive, Variant::claim_once};
+    const Variant variants[] = {Variant::physical, Variant::naive, Variant::claim_once,
+                                Variant::claim_once_attached};
     auto t_all = Clock::now();
     std::fprintf(stderr, "  claims, %ld per tx, %s keys, then %s retries ...\n", o.batch, with_commas(o.keys).c_str(),
                  with_commas(o.retries).c_str());

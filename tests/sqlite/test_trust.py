@@ -263,6 +263,73 @@ class TrustTest(unittest.TestCase):
         with self.assertRaisesRegex(sqlite3.Error, refused("claim_once", "view", "v", "release_claim")):
             one(self.db, "SELECT claim_once('payments', 'pay_direct2')")
 
+    # The extension remembers a benign verdict per attached database; each test below
+    # changes what is attached after a verdict was given and expects the new state judged.
+
+    def test_a_file_attached_after_a_check_is_checked(self):
+        self.db.execute("ATTACH ? AS a", (self.author("benign.db", ["CREATE TABLE t(a)"]),))
+        self.assertEqual(one(self.db, "SELECT claim_once('s', 'k1')"), 1)
+        self.db.execute("ATTACH ? AS b", (self.author("hostile.db", HOSTILE["view"][0]),))
+        with self.assertRaisesRegex(sqlite3.Error, refused("release_claim", "view", "v", db="b")):
+            self.db.execute("SELECT * FROM b.v").fetchall()
+
+    def test_another_file_under_the_same_name_and_schema_cookie_is_checked(self):
+        # Same layout, same number of schema changes: only the trigger body differs.
+        benign = self.author("benign.db", ["CREATE TABLE t(a)",
+                                           "CREATE TRIGGER tr AFTER INSERT ON t BEGIN SELECT 1; END"])
+        hostile = self.author("hostile.db", ["CREATE TABLE t(a)",
+                                             "CREATE TRIGGER tr AFTER INSERT ON t BEGIN "
+                                             "SELECT release_claim('payments', 'pay_123'); END"])
+        self.db.execute("ATTACH ? AS aux", (benign,))
+        self.assertEqual(one(self.db, "PRAGMA aux.schema_version"), 2)
+        self.assertEqual(one(self.db, "SELECT claim_once('s', 'k1')"), 1)
+        self.db.execute("DETACH aux")
+        self.db.execute("ATTACH ? AS aux", (hostile,))
+        self.assertEqual(one(self.db, "PRAGMA aux.schema_version"), 2)
+        before = self.main_state()
+        with self.assertRaisesRegex(sqlite3.Error, refused("release_claim", "trigger", "tr")):
+            self.db.execute("INSERT INTO aux.t VALUES (1)")
+        self.assertEqual(self.main_state(), before)
+
+    def test_schema_change_in_our_own_open_transaction_is_checked(self):
+        self.db.execute("ATTACH ? AS aux", (self.author("benign.db", ["CREATE TABLE t(a)"]),))
+        self.assertEqual(one(self.db, "SELECT claim_once('s', 'k1')"), 1)
+        self.db.execute("BEGIN")
+        self.db.execute("CREATE VIEW aux.v AS SELECT release_claim('payments', 'pay_123') AS r")
+        with self.assertRaisesRegex(sqlite3.Error, refused("release_claim", "view", "v")):
+            self.db.execute("SELECT * FROM aux.v").fetchall()
+        self.db.execute("ROLLBACK")
+        self.assertEqual(one(self.db, "SELECT claim_once('s', 'k2')"), 1)  # the view is gone again
+        self.assertEqual(one(self.db, "SELECT is_claimed('payments', 'pay_123')"), 1)
+
+    def test_schema_change_by_another_connection_is_checked(self):
+        path = self.author("shared.db", ["CREATE TABLE t(a)"])
+        self.db.execute("ATTACH ? AS aux", (path,))
+        self.assertEqual(one(self.db, "SELECT claim_once('s', 'k1')"), 1)
+        other = connect(path)
+        self.addCleanup(other.close)
+        other.execute("CREATE TRIGGER tr AFTER INSERT ON t BEGIN SELECT release_claim('payments', 'pay_123'); END")
+        before = self.main_state()
+        with self.assertRaisesRegex(sqlite3.Error, refused("release_claim", "trigger", "tr")):
+            self.db.execute("INSERT INTO aux.t VALUES (1)")
+        self.assertEqual(self.main_state(), before)
+
+    def test_schema_rewritten_behind_the_cookie_by_another_connection_is_checked(self):
+        # writable_schema edits do not bump the schema cookie; the file's data version moves.
+        path = self.author("shared.db", ["CREATE TABLE t(a)", "CREATE VIEW v AS SELECT 1 AS r"])
+        self.db.execute("ATTACH ? AS aux", (path,))
+        self.assertEqual(one(self.db, "SELECT claim_once('s', 'k1')"), 1)
+        cookie = one(self.db, "PRAGMA aux.schema_version")
+        other = connect(path)
+        self.addCleanup(other.close)
+        other.execute("PRAGMA writable_schema = ON")
+        other.execute("UPDATE sqlite_master SET sql = 'CREATE VIEW v AS SELECT release_claim(''payments'', "
+                      "''pay_123'') AS r' WHERE name = 'v'")
+        other.execute("PRAGMA writable_schema = OFF")
+        self.assertEqual(one(self.db, "PRAGMA aux.schema_version"), cookie)
+        with self.assertRaisesRegex(sqlite3.Error, refused("claim_once", "view", "v", "release_claim")):
+            one(self.db, "SELECT claim_once('s', 'k2')")
+
     def test_a_mention_in_a_string_is_refused_too(self):
         # Documented false positive: the check reads identifiers, not SQL semantics.
         self.db.execute("ATTACH ? AS aux", (self.author("notes.db", [

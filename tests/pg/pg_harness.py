@@ -128,8 +128,10 @@ def conn_env(d):
     return env, p["sock"], port
 
 
-def psql(d, sql, db="postgres", check=True):
+def psql(d, sql, db="postgres", check=True, options=None):
     env, _, _ = conn_env(d)
+    if options:
+        env["PGOPTIONS"] = options
     r = subprocess.run([os.path.join(BINDIR, "psql"), "-X", "-v", "ON_ERROR_STOP=1", "-At", "-d", db, "-c", sql],
                        env=env, text=True, capture_output=True)
     if check and r.returncode != 0:
@@ -303,8 +305,10 @@ def cmd_vectors(a):
 
 
 def cmd_upgrade(a):
-    """Proves the step-script mechanism: install a throwaway 0.1.0 -> <ver>-upgradetest step,
-    ALTER EXTENSION UPDATE through it, check the new object exists and state survived."""
+    """1. The real step 0.1.0 -> current on a database with live 0.1.0 claims, pending events and
+    roles holding the 0.1.0 table grants (upgrade_from_0_1_0).
+    2. The step-script mechanism itself: a throwaway <cur> -> <cur>-upgradetest step adds an object."""
+    upgrade_from_0_1_0(a)
     extdir = os.path.join(pg_config("--sharedir"), "extension")
     cur = psql(a.dir, "SELECT default_version FROM pg_available_extensions WHERE name = 'exactly_once'").stdout.strip()
     if not cur:
@@ -316,6 +320,128 @@ def cmd_upgrade(a):
     finally:
         if os.path.exists(step):
             os.unlink(step)
+
+
+def psql_as(d, role, sql, db):
+    """psql as role (login roles only); returns (ok, stdout or 'SQLSTATE' of the error)."""
+    env, _, _ = conn_env(d)
+    r = subprocess.run([os.path.join(BINDIR, "psql"), "-X", "-v", "ON_ERROR_STOP=1", "-v", "VERBOSITY=sqlstate",
+                        "-At", "-U", role, "-d", db, "-c", "\\set VERBOSITY sqlstate", "-c", sql],
+                       env=env, text=True, capture_output=True)
+    if r.returncode == 0:
+        return True, r.stdout.strip()
+    m = re.search(r"ERROR:\s+([0-9A-Z]{5})", r.stderr)
+    return False, m.group(1) if m else r.stderr.strip()
+
+
+# What each kind of 0.1.0 user could do, and must still (only) do after ALTER EXTENSION UPDATE.
+UPGRADE_ROLES = {
+    # the README's 0.1.0 grants
+    "eo_up_app": "GRANT USAGE ON SCHEMA exactly_once TO eo_up_app; "
+                 "GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA exactly_once TO eo_up_app; "
+                 "GRANT USAGE ON ALL SEQUENCES IN SCHEMA exactly_once TO eo_up_app;",
+    # could read claims only: is_claimed
+    "eo_up_reader": "GRANT USAGE ON SCHEMA exactly_once TO eo_up_reader; "
+                    "GRANT SELECT ON exactly_once.claims TO eo_up_reader;",
+    # the 0.1.0 grants, but EXECUTE on outbox_emit(text, text, jsonb) revoked by the DBA
+    "eo_up_noemit": "GRANT USAGE ON SCHEMA exactly_once TO eo_up_noemit; "
+                    "GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA exactly_once TO eo_up_noemit; "
+                    "REVOKE EXECUTE ON FUNCTION outbox_emit(text, text, jsonb) FROM PUBLIC; "
+                    "GRANT EXECUTE ON FUNCTION outbox_emit(text, text, jsonb) TO eo_up_app;",
+    # nothing
+    "eo_up_none": "",
+}
+
+
+def upgrade_from_0_1_0(a):
+    db = "eo_upgrade_010"
+    checks = {}
+    roles = list(UPGRADE_ROLES)
+    try:
+        psql(a.dir, f"DROP DATABASE IF EXISTS {db}")
+        psql(a.dir, "DROP DATABASE IF EXISTS eo_upgrade_fresh")
+        for r in roles:
+            psql(a.dir, f"DROP ROLE IF EXISTS {r}")
+            psql(a.dir, f"CREATE ROLE {r} LOGIN")
+        psql(a.dir, f"CREATE DATABASE {db}")
+        psql(a.dir, "CREATE EXTENSION exactly_once VERSION '0.1.0'", db=db)
+        for r, grants in UPGRADE_ROLES.items():
+            if grants:
+                psql(a.dir, grants, db=db)
+        # live 0.1.0 state, written by the application role through the 0.1.0 grants
+        ok, out = psql_as(a.dir, "eo_up_app", "SELECT claim_once('pay', 'live-1', interval '1 hour'), "
+                          "claim_once('pay', 'expired', interval '1 millisecond'), "
+                          "outbox_emit('ev', 'acct-7', '{\"n\": 1}'::jsonb) IS NOT NULL, "
+                          "outbox_emit('ev', 'acct-7', '{\"n\": 2}'::jsonb) IS NOT NULL", db)
+        checks["0.1.0 state written by eo_up_app"] = ok and out == "t|t|t|t"
+        before = psql(a.dir, "SELECT count(*) FROM exactly_once.claims", db=db).stdout.strip() + "|" + \
+            psql(a.dir, "SELECT count(*) FROM exactly_once.outbox WHERE delivered_at IS NULL", db=db).stdout.strip()
+
+        psql(a.dir, "ALTER EXTENSION exactly_once UPDATE", db=db)
+        ver = psql(a.dir, "SELECT extversion FROM pg_extension WHERE extname = 'exactly_once'", db=db).stdout.strip()
+        want = psql(a.dir, "SELECT default_version FROM pg_available_extensions WHERE name = 'exactly_once'").stdout.strip()
+        print(f"pg_harness: upgraded 0.1.0 -> {ver} (default {want}); claims|pending before: {before}")
+        checks["extversion is the default version"] = ver == want and ver != "0.1.0"
+        after = psql(a.dir, "SELECT count(*) FROM exactly_once.claims", db=db).stdout.strip() + "|" + \
+            psql(a.dir, "SELECT count(*) FROM exactly_once.outbox WHERE delivered_at IS NULL", db=db).stdout.strip()
+        checks["claims and pending events kept"] = after == before == "2|2"
+
+        time.sleep(0.05)  # let the 1 ms claim expire
+        results = {
+            "app: live claim still held": psql_as(a.dir, "eo_up_app", "SELECT claim_once('pay', 'live-1')", db)
+            == (True, "f"),
+            "app: new claim": psql_as(a.dir, "eo_up_app", "SELECT claim_once('pay', 'new', '1h')", db) == (True, "t"),
+            "app: expired claim renewed": psql_as(a.dir, "eo_up_app", "SELECT claim_once('pay', 'expired', 60)", db)
+            == (True, "t"),
+            "app: emit": psql_as(a.dir, "eo_up_app", "SELECT outbox_emit('ev', 'acct-7', '{\"n\": 3}') IS NOT NULL", db)
+            == (True, "t"),
+            "app: release, is_claimed, purge": psql_as(
+                a.dir, "eo_up_app", "SELECT release_claim('pay', 'new'), is_claimed('pay', 'live-1'), "
+                "purge_expired() >= 0", db) == (True, "t|t|t"),
+            "app: old table grants kept": psql_as(a.dir, "eo_up_app", "SELECT count(*) FROM exactly_once.outbox", db)
+            == (True, "3"),
+            "reader: is_claimed": psql_as(a.dir, "eo_up_reader", "SELECT is_claimed('pay', 'live-1')", db) == (True, "t"),
+            "reader: no claim_once (it could not write claims)": psql_as(
+                a.dir, "eo_up_reader", "SELECT claim_once('pay', 'r')", db) == (False, "42501"),
+            "reader: no outbox_emit": psql_as(a.dir, "eo_up_reader", "SELECT outbox_emit('ev', 'r', '{}'::jsonb)", db)
+            == (False, "42501"),
+            "noemit: claims": psql_as(a.dir, "eo_up_noemit", "SELECT claim_once('pay', 'ne')", db) == (True, "t"),
+            "noemit: still no outbox_emit(jsonb)": psql_as(
+                a.dir, "eo_up_noemit", "SELECT outbox_emit('ev', 'ne', '{}'::jsonb)", db) == (False, "42501"),
+            "none: no claim_once": psql_as(a.dir, "eo_up_none", "SELECT claim_once('pay', 'x')", db) == (False, "42501"),
+            "none: no purge_expired": psql_as(a.dir, "eo_up_none", "SELECT purge_expired()", db) == (False, "42501"),
+            "none: dedup_key still public": psql_as(a.dir, "eo_up_none", "SELECT dedup_key('a', 'b') IS NOT NULL", db)
+            == (True, "t"),
+        }
+        checks.update(results)
+        seqs = psql(a.dir, "SELECT string_agg(key_seq::text || ':' || (payload->>'n'), ',' ORDER BY seq) "
+                           "FROM exactly_once.outbox WHERE key = 'acct-7'", db=db).stdout.strip()
+        checks["key_seq continues across the upgrade"] = seqs == "1:1,2:2,3:3"
+        # The upgraded extension is the fresh install: same members, same PUBLIC EXECUTE.
+        describe = ("SELECT string_agg(pg_describe_object(classid, objid, 0) || ' public_execute=' || "
+                    "CASE WHEN classid = 'pg_proc'::regclass THEN has_function_privilege('public', objid, 'EXECUTE')::text "
+                    "ELSE '-' END, E'\\n' ORDER BY 1) FROM pg_depend d JOIN pg_extension e ON e.oid = d.refobjid "
+                    "AND e.extname = 'exactly_once' WHERE d.deptype = 'e'")
+        psql(a.dir, "CREATE DATABASE eo_upgrade_fresh")
+        psql(a.dir, "CREATE EXTENSION exactly_once", db="eo_upgrade_fresh")
+        fresh = psql(a.dir, describe, db="eo_upgrade_fresh").stdout.strip()
+        # eo_up_noemit's REVOKE from PUBLIC above is the DBA's own change: compare without it
+        psql(a.dir, "GRANT EXECUTE ON FUNCTION outbox_emit(text, text, jsonb) TO PUBLIC", db=db)
+        psql(a.dir, "REVOKE EXECUTE ON FUNCTION outbox_emit(text, text, jsonb) FROM PUBLIC", db=db)
+        upgraded = psql(a.dir, describe, db=db).stdout.strip()
+        checks["upgraded members and PUBLIC EXECUTE == fresh install"] = fresh == upgraded and fresh != ""
+        if fresh != upgraded:
+            print("  fresh:\n" + fresh + "\n  upgraded:\n" + upgraded)
+    finally:
+        psql(a.dir, f"DROP DATABASE IF EXISTS {db}", check=False)
+        psql(a.dir, "DROP DATABASE IF EXISTS eo_upgrade_fresh", check=False)
+        for r in roles:
+            psql(a.dir, f"DROP ROLE IF EXISTS {r}", check=False)
+    for k, v in checks.items():
+        print(f"  {'ok  ' if v else 'FAIL'} {k}")
+    bad = [k for k, v in checks.items() if not v]
+    if bad:
+        die("upgrade from 0.1.0 failed: " + ", ".join(bad))
 
 
 def _upgrade_through(a, cur, nxt, step):
@@ -388,7 +514,8 @@ def cmd_bgworker(a):
     1. eo_bg does not exist yet: logged once, no FATAL restart loop;
     2. a role with CREATE on eo_bg plants its own exactly_once.claims (not the extension's)
        with a BEFORE DELETE trigger: the table is left alone, the trigger never runs;
-    3. with the extension: expired claims purged in batches, the live one kept;
+    3. with the extension: expired claims purged in batches, the live one kept; again with
+       read-only/serializable/timeout database defaults and the state owned by a NOLOGIN role;
     4. DROP DATABASE eo_bg is not blocked by the worker."""
     start_cluster(a.dir, ["shared_preload_libraries='exactly_once'", "exactly_once.purge_interval='1s'",
                           "exactly_once.purge_database='eo_bg'", "exactly_once.purge_batch_size=100"])
@@ -449,8 +576,56 @@ def cmd_bgworker(a):
         checks["extension claims purged"] = ok
         checks["live claim kept"] = live == "t"
 
+        # 3b. database defaults a database owner may set cannot stop the worker (issue 10, defect 9),
+        # and with the state owned by a dedicated non-superuser role (README least-privilege
+        # setup) the worker purges as that role: its trigger sees itself, not a superuser.
+        defaults = {"default_transaction_read_only": "on", "default_transaction_isolation": "'serializable'",
+                    "default_transaction_deferrable": "on", "statement_timeout": "'1ms'", "lock_timeout": "'1ms'",
+                    "idle_in_transaction_session_timeout": "'1ms'", "session_replication_role": "'replica'"}
+        psql(a.dir, """
+          CREATE ROLE eo_bg_state NOLOGIN;
+          ALTER SCHEMA exactly_once OWNER TO eo_bg_state;
+          ALTER TABLE exactly_once.claims OWNER TO eo_bg_state;
+          ALTER TABLE exactly_once.outbox OWNER TO eo_bg_state;
+          ALTER TABLE exactly_once.outbox_keys OWNER TO eo_bg_state;
+          SET ROLE eo_bg_state;
+          CREATE TABLE exactly_once.purge_log (who text, superuser boolean);
+          CREATE FUNCTION exactly_once.log_purge() RETURNS trigger LANGUAGE plpgsql AS $$
+          BEGIN
+            INSERT INTO exactly_once.purge_log
+              SELECT current_user, rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user;
+            RETURN OLD;
+          END $$;
+          CREATE TRIGGER log_purge BEFORE DELETE ON exactly_once.claims FOR EACH ROW
+            EXECUTE FUNCTION exactly_once.log_purge();
+          RESET ROLE;
+          ALTER TABLE exactly_once.claims ENABLE ALWAYS TRIGGER log_purge;
+          -- expiring only once the database defaults below are in place
+          INSERT INTO exactly_once.claims SELECT dedup_key('bg2', g::text),
+                 clock_timestamp() + interval '3 seconds' FROM generate_series(1, 250) g;
+        """, db="eo_bg")
+        for k, v in defaults.items():
+            psql(a.dir, f"ALTER DATABASE eo_bg SET {k} = {v}")
+        seen = psql(a.dir, "SHOW default_transaction_read_only", db="eo_bg").stdout.strip()
+        # this test's own sessions override the defaults, as the worker does
+        own = "-c statement_timeout=0 -c lock_timeout=0 -c idle_in_transaction_session_timeout=0"
+        ok = wait_for(lambda: psql(a.dir, "SELECT count(*) FROM exactly_once.claims", db="eo_bg",
+                                   options=own).stdout.strip() == "1")
+        who = psql(a.dir, "SELECT string_agg(DISTINCT who || ':' || superuser, ',') || '|' || count(*) "
+                          "FROM exactly_once.purge_log", db="eo_bg", options=own).stdout.strip()
+        print(f"pg_harness: with database defaults {sorted(defaults)} (a new session sees read_only={seen}): "
+              f"purged: {ok}; purged as (role:superuser|rows) {who}")
+        checks["database defaults are in force for sessions"] = seen == "on"
+        checks["purge despite read-only/serializable/timeout defaults"] = ok
+        checks["purge runs as the state owner, not a superuser"] = who == "eo_bg_state:false|250"
+        log = log_text(a.dir)
+        checks["no failed purge round logged"] = "read-only transaction" not in log and "canceling statement" not in log
+        for k in defaults:
+            psql(a.dir, f"ALTER DATABASE eo_bg RESET {k}")
+
         # 4. DROP DATABASE is not blocked by the worker (none stays connected between rounds)
         r = psql(a.dir, "DROP DATABASE eo_bg", check=False)
+        psql(a.dir, "DROP ROLE IF EXISTS eo_bg_state", check=False)
         print(f"pg_harness: DROP DATABASE eo_bg: {'ok' if r.returncode == 0 else r.stderr.strip()}")
         checks["DROP DATABASE works"] = r.returncode == 0
         time.sleep(2.5)

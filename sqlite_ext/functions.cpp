@@ -448,8 +448,10 @@ void exactly_once_trust_schema(sqlite3_context* ctx, int argc, sqlite3_value** a
 // CHECKs, generated columns, defaults and indexes, is kept out another way: while anything
 // is attached, every claim_once/release_claim/outbox_emit first reads each attached
 // schema's stored SQL and refuses the call if any object there names a writer
-// (core/schema_trust), unless exactly_once_trust_schema() trusted that file. With
-// PRAGMA trusted_schema=OFF SQLite refuses the writers in all schema code itself.
+// (core/schema_trust), unless exactly_once_trust_schema() trusted that file. A benign
+// verdict is remembered while that schema is unchanged (Connection::check_attached_schemas);
+// with nothing attached the check is one pointer test. With PRAGMA trusted_schema=OFF
+// SQLite refuses the writers in all schema code itself, and the check is skipped.
 // The administrative functions are DIRECTONLY: no schema (trigger, view, CHECK, ...) may
 // change every claim's TTL, purge, or grant trust behind the application's back. (TEMP
 // triggers and views, which only the connection itself can create, count as direct use.)
@@ -483,8 +485,8 @@ constexpr FunctionSpec kFunctions[] = {
 
 // The newest API used unconditionally: SQLITE_INNOCUOUS and SQLITE_DBCONFIG_TRUSTED_SCHEMA
 // (3.31.0); sqlite3_db_name (3.39.0) only behind a runtime version check (connection.hpp).
-// tests/sqlite checks every sqlite3_*
-// call in sqlite_ext/ against the version that introduced it (from sqlite3ext.h).
+// tests/sqlite checks every sqlite3_* call in sqlite_ext/ against the version that
+// introduced it (from sqlite3ext.h), and that a newer one sits behind such a check.
 constexpr int kMinSqliteVersion = 3031000;
 
 }  // namespace

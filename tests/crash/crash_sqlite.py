@@ -31,10 +31,10 @@ import random
 import shutil
 import signal
 import sqlite3
-import subprocess
 import sys
 import tempfile
 import time
+import traceback
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "sqlite"))
 from eo_sqlite import connect, one  # noqa: E402
@@ -191,6 +191,48 @@ def run_transaction(db, phase, slot, n, retry):
 # ------------------------------------------------------------------------------- the parent
 
 
+class ForkedWriter:
+    """A writer in a forked child (no interpreter start-up per kill, which under ASan costs
+    more than the work between kills). The parent holds no SQLite connection when it forks."""
+
+    def __init__(self, args):
+        sys.stdout.flush()
+        sys.stderr.flush()
+        self.returncode = None
+        self.pid = os.fork()
+        if self.pid == 0:
+            code = 1
+            try:
+                random.seed()  # not the parent's sequence
+                run_writer(args)
+                code = 0
+            except SystemExit as e:
+                code = e.code if isinstance(e.code, int) else 1
+            except BaseException:
+                traceback.print_exc()
+            finally:
+                os._exit(code)
+
+    def poll(self):
+        if self.returncode is None:
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+            if pid:
+                self.returncode = -os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
+        return self.returncode
+
+    def wait(self, timeout=None):
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self.poll() is None:
+            if deadline is not None and time.monotonic() > deadline:
+                raise TimeoutError(f"writer {self.pid} still running")
+            time.sleep(0.001)
+        return self.returncode
+
+    def send_signal(self, sig):
+        if self.poll() is None:
+            os.kill(self.pid, sig)
+
+
 def check(db_path, log_paths, stats):
     """The invariant, on a fresh connection, in one read snapshot. Returns a list of problems."""
     committed, rolled_back = set(), set()
@@ -250,17 +292,7 @@ def main():
     ap.add_argument("--writers", type=int, default=4)
     ap.add_argument("--resume-txns", type=int, default=20, help="transactions each writer runs after the kills")
     ap.add_argument("--keep", action="store_true", help="keep the temp directory")
-    sub = ap.add_subparsers(dest="cmd")
-    w = sub.add_parser("writer")
-    for opt in ("--db", "--log", "--phase-file"):
-        w.add_argument(opt, required=True)
-    w.add_argument("--slot", type=int, required=True)
-    w.add_argument("--stop-file")
-    w.add_argument("--max-txns", type=int)
     a = ap.parse_args()
-    if a.cmd == "writer":
-        run_writer(a)
-        return
 
     workdir = tempfile.mkdtemp(prefix="eo_crash_sqlite_")
     db_path = os.path.join(workdir, "crash.db")
@@ -279,14 +311,9 @@ def main():
     db.close()  # the state tables do not exist yet: the writers race to create them
 
     def spawn(slot, stop=True, max_txns=None):
-        cmd = [sys.executable, os.path.abspath(__file__), "writer", "--db", db_path, "--log", logs[slot],
-               "--phase-file", phase_file, "--slot", str(slot)]
-        if stop:
-            cmd += ["--stop-file", stop_file]
-        if max_txns is not None:
-            cmd += ["--max-txns", str(max_txns)]
         phase[slot] = PHASE_STARTING
-        return subprocess.Popen(cmd)
+        return ForkedWriter(argparse.Namespace(db=db_path, log=logs[slot], phase_file=phase_file, slot=slot,
+                                               stop_file=stop_file if stop else None, max_txns=max_txns))
 
     stats = {"checks": 0, "keys_checked": 0, "logged_committed": 0}
     kills = {"random moment": 0, "inside a transaction": 0, "during COMMIT": 0, "while starting": 0}

@@ -22,8 +22,10 @@ DedupKey compute_dedup_key(std::string_view scope, std::string_view key) {
     std::uint8_t small[512];
     if (total <= sizeof small) {
         // The keys that dominate: one-shot hashing of a stack copy, faster than streaming.
+        // An empty string_view may hold a null pointer, and memcpy from null is undefined even
+        // for zero bytes: copy only what is there.
         std::memcpy(small, prefix, sizeof prefix);
-        std::memcpy(small + sizeof prefix, scope.data(), scope.size());
+        if (!scope.empty()) std::memcpy(small + sizeof prefix, scope.data(), scope.size());
         if (!key.empty()) std::memcpy(small + sizeof prefix + scope.size(), key.data(), key.size());
         hash = XXH3_128bits(small, total);
     } else {

@@ -2,10 +2,12 @@
 
 #include <charconv>
 #include <cmath>
+#include <limits>
 #include <system_error>
 #include <string>
 
 #include "core/errors.hpp"
+#include "core/interval_ttl.hpp"
 
 namespace exactly_once {
 namespace {
@@ -14,10 +16,31 @@ namespace {
     throw Error(kind, std::string(argument), std::string(argument) + " " + why);
 }
 
+[[noreturn]] void fail_too_long(std::string_view argument) {
+    fail(ErrorKind::invalid_value, argument, std::string("is too long (the maximum is ") + kMaxTtlWording + ")");
+}
+
+// A decimal number (digits with at most one '.') as a double. Any length is fine: the value,
+// not the spelling, decides ('0000000000000000001' is 1). Out of double's range, from_chars
+// leaves the value unset: a number whose integer part is not all zeros is then too large for
+// any TTL, and one whose integer part is all zeros is a positive value too small for a double
+// (the caller rounds it up to the 1 ms minimum); zero itself never overflows.
+double decimal_value(std::string_view number, std::string_view argument) {
+    double value = 0;
+    const auto [end, ec] = std::from_chars(number.data(), number.data() + number.size(), value);
+    if (ec == std::errc::result_out_of_range && end == number.data() + number.size()) {
+        const std::string_view integer_part = number.substr(0, number.find('.'));
+        if (integer_part.find_first_not_of('0') != std::string_view::npos) fail_too_long(argument);
+        return std::numeric_limits<double>::denorm_min();
+    }
+    if (ec != std::errc() || end != number.data() + number.size())
+        fail(ErrorKind::invalid_text, argument, "is not a number (got \"" + excerpt(number) + "\")");
+    return value;
+}
+
 Duration checked(long double ms, std::string_view argument) {
     if (!(ms > 0)) fail(ErrorKind::invalid_value, argument, "must be positive");
-    if (ms > static_cast<long double>(kMaxTtl.count()))
-        fail(ErrorKind::invalid_value, argument, "is too long (the maximum is 100 years)");
+    if (ms > static_cast<long double>(kMaxTtl.count())) fail_too_long(argument);
     // Round to the nearest millisecond (0.2 s is 200 ms, not 201 after binary floating
     // point), but a positive TTL never becomes zero.
     const auto rounded = static_cast<Duration::rep>(std::llround(ms));
@@ -69,12 +92,8 @@ Duration parse_duration(std::string_view text, std::string_view argument) {
             fail(ErrorKind::invalid_text, argument,
                  "is not a duration: expected seconds or a number with a unit (ms, s, m, h, d) such as 90s, 48h or 1h30m" +
                      quoted());
-        if (number.size() > 18) fail(ErrorKind::invalid_value, argument, "is too long (the maximum is 100 years)");
         // from_chars: locale-independent ("1.5" is 1.5 under de_DE too) and allocation-free.
-        double value = 0;
-        const auto [end, ec] = std::from_chars(number.data(), number.data() + number.size(), value);
-        if (ec != std::errc() || end != number.data() + number.size())
-            fail(ErrorKind::invalid_text, argument, "is not a number" + quoted());
+        const double value = decimal_value(number, argument);
 
         const std::size_t unit_start = i;
         while (i < text.size() && text[i] >= 'a' && text[i] <= 'z') ++i;
@@ -94,8 +113,7 @@ Duration parse_duration(std::string_view text, std::string_view argument) {
             fail(ErrorKind::invalid_text, argument, "must list units from largest to smallest, each once" + quoted());
         previous_unit_ms = ms;
         total_ms += static_cast<long double>(value) * ms;
-        if (total_ms > static_cast<long double>(kMaxTtl.count()))
-            fail(ErrorKind::invalid_value, argument, "is too long (the maximum is 100 years)");
+        if (total_ms > static_cast<long double>(kMaxTtl.count())) fail_too_long(argument);
     }
     return checked(total_ms, argument);
 }

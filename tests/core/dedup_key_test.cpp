@@ -70,3 +70,17 @@ TEST(DedupKey, TextForms) {
     EXPECT_EQ(uuid, hex.substr(0, 8) + "-" + hex.substr(8, 4) + "-" + hex.substr(12, 4) + "-" + hex.substr(16, 4) + "-" +
                         hex.substr(20));
 }
+
+// An empty scope or key may come as a string_view with a null data pointer (a default-
+// constructed view, an empty SQL value): the key is the same as for "", and nothing is read
+// through the null pointer (the UBSan build of this test caught a memcpy from it).
+TEST(DedupKey, EmptyViewsWithNullDataAreEmptyStrings) {
+    const std::string_view null_view{};
+    ASSERT_EQ(null_view.data(), nullptr);
+    EXPECT_EQ(eo::compute_dedup_key(null_view, "abc"), eo::compute_dedup_key("", "abc"));
+    EXPECT_EQ(eo::compute_dedup_key("abc", null_view), eo::compute_dedup_key("abc", ""));
+    EXPECT_EQ(eo::compute_dedup_key(null_view, null_view), eo::compute_dedup_key("", ""));
+    // Long enough for the streaming path on the other side.
+    const std::string big(1000, 'k');
+    EXPECT_EQ(eo::compute_dedup_key(null_view, big), eo::compute_dedup_key("", big));
+}

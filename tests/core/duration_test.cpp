@@ -99,3 +99,43 @@ TEST(Duration, DecimalPointIsAlwaysAPoint) {
     EXPECT_EQ(eo::parse_duration(".5s"), 500ms);
     EXPECT_EQ(kind_of([] { eo::parse_duration("1,5h"); }), eo::ErrorKind::invalid_text);
 }
+
+// The value decides, never the spelling's length (audit: numbers over 18 characters were
+// refused as "too long" although valid and in range).
+TEST(Duration, LongNumbersWithinBoundsAreAccepted) {
+    EXPECT_EQ(eo::parse_duration("0000000000000000001s"), 1s);
+    EXPECT_EQ(eo::parse_duration("1.000000000000000000h"), 1h);
+    EXPECT_EQ(eo::parse_duration("11111.1110936051901"), eo::Duration(11'111'111));
+    EXPECT_EQ(eo::parse_duration(std::string(70000, '0') + "5m"), 5min);
+    EXPECT_EQ(eo::parse_duration("2." + std::string(70000, '0') + "s"), 2s);
+    EXPECT_EQ(eo::parse_duration("1h" + std::string(30, '0') + "30m"), 90min);
+}
+
+TEST(Duration, NumbersBeyondDoubleRangeAreJudgedByValue) {
+    // Too large for a double: too long, whatever the unit.
+    for (const std::string& big : {"1" + std::string(400, '0') + "ms", "9" + std::string(309, '9'),
+                                   std::string(50, '0') + "1" + std::string(400, '0') + ".5d"}) {
+        try {
+            eo::parse_duration(big);
+            ADD_FAILURE() << big.size() << " digits accepted";
+        } catch (const eo::Error& e) {
+            EXPECT_EQ(e.kind(), eo::ErrorKind::invalid_value);
+            EXPECT_STREQ(e.what(), "ttl is too long (the maximum is 36500 days)");
+        }
+    }
+    // Too small for a double but positive: the 1 ms minimum, as for any positive TTL under 1 ms.
+    EXPECT_EQ(eo::parse_duration("0." + std::string(400, '0') + "1s"), 1ms);
+    EXPECT_EQ(eo::parse_duration("0." + std::string(400, '0') + "1"), 1ms);
+    // Zero in any spelling is still not positive.
+    EXPECT_EQ(kind_of([] { eo::parse_duration(std::string(400, '0') + "." + std::string(400, '0') + "h"); }),
+              eo::ErrorKind::invalid_value);
+}
+
+TEST(Duration, MaximumIsWordedInDays) {
+    try {
+        eo::parse_duration("36501d");
+        FAIL();
+    } catch (const eo::Error& e) {
+        EXPECT_STREQ(e.what(), "ttl is too long (the maximum is 36500 days)");
+    }
+}

@@ -148,7 +148,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--dir", required=True)
     ap.add_argument("--seconds", type=float, default=25)
-    ap.add_argument("--control-seconds", type=float, default=8)
+    ap.add_argument("--control-seconds", type=float, default=10)
     a = ap.parse_args()
     d = a.dir
     pgs.start(d)

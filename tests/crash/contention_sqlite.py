@@ -129,7 +129,7 @@ def run(workdir, name, seconds, naive):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=float, default=25)
-    ap.add_argument("--control-seconds", type=float, default=8)
+    ap.add_argument("--control-seconds", type=float, default=10)
     sub = ap.add_subparsers(dest="cmd")
     for role in ("claimer", "locker"):
         c = sub.add_parser(role)

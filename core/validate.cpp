@@ -1,6 +1,8 @@
 #include "core/validate.hpp"
 
+#include <cstddef>
 #include <cstring>
+#include <iterator>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <string>
@@ -130,13 +132,128 @@ private:
     std::set<std::string> names_;
 };
 
+// ---- numbers of any size --------------------------------------------------------------
+// JSON numbers have arbitrary precision, and both engines store 1e400 or a 400-digit integer
+// as given. nlohmann's parser, though, converts every number to a double and treats a
+// non-finite one as a parse error. Validation needs only the grammar, never the value, so the
+// parser reads the text through NumberClampIterator, which rewrites each number token
+// (outside string literals) into one of the same grammar but bounded magnitude: integer and
+// fraction digit runs are cut after kKeptDigits digits, exponent digits become '0'. Every
+// other byte passes unchanged, so a valid text stays valid, an invalid one stays invalid
+// (the cut runs keep their first digits, so "01" stays "01"), and strtod never overflows.
+// tests/fuzz/json_validation checks this against SQLite's json_valid.
+class NumberScanner {
+public:
+    enum class Action { keep, zero, drop };
+
+    Action consume(char c) noexcept {
+        switch (state_) {
+            case State::string:
+                if (c == '\\') state_ = State::string_escape;
+                else if (c == '"') state_ = State::outside;
+                return Action::keep;
+            case State::string_escape:
+                state_ = State::string;
+                return Action::keep;
+            case State::integer:
+                if (is_digit(c)) return ++run_ > kKeptDigits ? Action::drop : Action::keep;
+                if (c == '.') return start_run(State::fraction);
+                if (c == 'e' || c == 'E') return start_run(State::exponent_start);
+                break;
+            case State::fraction:
+                if (is_digit(c)) return ++run_ > kKeptDigits ? Action::drop : Action::keep;
+                if (c == 'e' || c == 'E') return start_run(State::exponent_start);
+                break;
+            case State::exponent_start:
+                if (c == '+' || c == '-') return start_run(State::exponent);
+                if (is_digit(c)) {
+                    state_ = State::exponent;
+                    return Action::zero;
+                }
+                break;
+            case State::exponent:
+                if (is_digit(c)) return Action::zero;
+                break;
+            case State::outside:
+                break;
+        }
+        // Outside any token we track (or a number just ended at c).
+        state_ = State::outside;
+        if (c == '"') {
+            state_ = State::string;
+        } else if (c == '-') {
+            run_ = 0;
+            state_ = State::integer;
+        } else if (is_digit(c)) {
+            run_ = 1;
+            state_ = State::integer;
+        }
+        return Action::keep;
+    }
+
+private:
+    enum class State { outside, string, string_escape, integer, fraction, exponent_start, exponent };
+    static constexpr int kKeptDigits = 18;  // below 2^63: an integer part stays an int64
+    static bool is_digit(char c) noexcept { return c >= '0' && c <= '9'; }
+    Action start_run(State next) noexcept {
+        state_ = next;
+        run_ = 0;
+        return Action::keep;
+    }
+    State state_ = State::outside;
+    int run_ = 0;
+};
+
+// An input iterator over the text as NumberScanner rewrites it (nlohmann's iterator input).
+class NumberClampIterator {
+public:
+    using iterator_category = std::input_iterator_tag;
+    using value_type = char;
+    using difference_type = std::ptrdiff_t;
+    using pointer = const char*;
+    using reference = const char&;
+
+    NumberClampIterator(const char* at, const char* end) noexcept : at_(at), end_(end) { settle(); }
+
+    const char& operator*() const noexcept { return out_; }
+    NumberClampIterator& operator++() noexcept {
+        ++at_;
+        settle();
+        return *this;
+    }
+    bool operator==(const NumberClampIterator& other) const noexcept { return at_ == other.at_; }
+    bool operator!=(const NumberClampIterator& other) const noexcept { return at_ != other.at_; }
+
+private:
+    // Moves past dropped bytes to the next byte to hand out.
+    void settle() noexcept {
+        for (; at_ != end_; ++at_) {
+            const NumberScanner::Action action = scanner_.consume(*at_);
+            if (action == NumberScanner::Action::drop) continue;
+            out_ = action == NumberScanner::Action::zero ? '0' : *at_;
+            return;
+        }
+    }
+    const char* at_;
+    const char* end_;
+    NumberScanner scanner_;
+    char out_ = 0;
+};
+
+template <class Sax>
+bool parse_with_any_numbers(std::string_view text, Sax* sax) {
+    const char* begin = text.data();
+    const char* end = begin + text.size();
+    return json::sax_parse(NumberClampIterator(begin, end), NumberClampIterator(end, end), sax,
+                           json::input_format_t::json, /*strict=*/true);
+}
+
 }  // namespace
 
 void validate_json_payload(std::string_view json_text, std::string_view argument) {
     check_raw_text(json_text, argument, kMaxPayloadBytes);
     PayloadChecker checker;
-    if (!json::sax_parse(json_text.begin(), json_text.end(), &checker, json::input_format_t::json,
-                         /*strict=*/true)) {
+    if (!parse_with_any_numbers(json_text, &checker)) {
         if (checker.too_deep)
             invalid_json(argument, "is nested more than " + std::to_string(kMaxJsonDepth) + " levels deep");
         invalid_json(argument, "is not valid JSON");
@@ -146,8 +263,7 @@ void validate_json_payload(std::string_view json_text, std::string_view argument
 void validate_json_headers(std::string_view json_text, std::string_view argument) {
     check_raw_text(json_text, argument, kMaxHeadersBytes);
     HeadersChecker checker;
-    if (json::sax_parse(json_text.begin(), json_text.end(), &checker, json::input_format_t::json, /*strict=*/true))
-        return;
+    if (parse_with_any_numbers(json_text, &checker)) return;
     using P = HeadersChecker::Problem;
     switch (checker.problem) {
         case P::duplicate: invalid_json(argument, "names \"" + checker.detail + "\" more than once");

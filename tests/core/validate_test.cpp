@@ -141,3 +141,38 @@ TEST(Errors, ExcerptNeverSplitsACharacter) {
         EXPECT_EQ((quoted.size() - 3) % 2, 0u) << msg;
     }
 }
+
+// Arbitrary-precision numbers are JSON (audit: {"amount":1e400} was refused because the
+// parser turned it into an infinite double). The grammar decides, never the magnitude.
+TEST(Validate, NumbersOfAnySizeAreJson) {
+    for (const std::string& ok :
+         {std::string(R"({"amount":1e400})"), std::string("1e-400"), std::string("-1e99999"), std::string("1E+0999"),
+          "1" + std::string(400, '0'), "-" + std::string("9") + std::string(400, '9') + ".5",
+          "0." + std::string(500, '0') + "1", "[1e400,-1e400,1" + std::string(40, '0') + "e40000]",
+          std::string(R"({"a":[1e400,{"b":123456789012345678901234567890}]})"), std::string("-0"),
+          std::string("0.0e0"), std::string(R"("1e400 inside a string is text")")}) {
+        EXPECT_NO_THROW(eo::validate_json_payload(ok)) << ok.substr(0, 80);
+    }
+}
+
+// The number clamp keeps the grammar: what was invalid stays invalid.
+TEST(Validate, NumberGrammarStillEnforced) {
+    for (const std::string& bad :
+         {std::string("01"), std::string("-"), std::string("1."), std::string(".5"), std::string("1e"),
+          std::string("1e+"), std::string("1e+-5"), std::string("+1"), std::string("1.2.3"), std::string("-01"),
+          "0" + std::string(30, '1'), "1" + std::string(30, '0') + ".", "1" + std::string(30, '0') + "e",
+          std::string("1e5.5"), std::string("[1 2]"), std::string("1ee5"), std::string("0x10"), std::string("Infinity"),
+          std::string("NaN"), std::string("--1"), std::string("1e400e5")}) {
+        EXPECT_THROW(eo::validate_json_payload(bad), eo::Error) << bad.substr(0, 80);
+    }
+}
+
+TEST(Validate, HeadersWithHugeNumbersAreStillNotStrings) {
+    try {
+        eo::validate_json_headers(R"({"a":1e400})");
+        FAIL();
+    } catch (const eo::Error& e) {
+        EXPECT_NE(std::string(e.what()).find("(\"a\" is not a string)"), std::string::npos) << e.what();
+    }
+    EXPECT_NO_THROW(eo::validate_json_headers(R"({"1e400":"x"})"));
+}

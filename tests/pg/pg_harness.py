@@ -144,7 +144,21 @@ def psql(d, sql, db="postgres", check=True, options=None):
 def cmd_install(a):
     libdir, extdir = pg_config("--pkglibdir"), os.path.join(pg_config("--sharedir"), "extension")
     if all(os.access(t, os.W_OK) for t in (libdir, extdir)):
-        run(["cmake", "--install", a.build, "--component", "postgres"])
+        # Staged under DESTDIR, then each file renamed into place: a server that has the old
+        # module loaded keeps its (unlinked) copy. cmake --install writes over the file in
+        # place, which crashes such backends with SIGBUS.
+        stage = tempfile.mkdtemp(prefix="eo_pg_install_")
+        try:
+            run(["cmake", "--install", a.build, "--component", "postgres"], env=dict(os.environ, DESTDIR=stage))
+            for root, _, files in os.walk(stage):
+                for name in files:
+                    staged = os.path.join(root, name)
+                    target = "/" + os.path.relpath(staged, stage)
+                    tmp = f"{target}.eo-install-{os.getpid()}"
+                    shutil.copy2(staged, tmp)
+                    os.replace(tmp, target)
+        finally:
+            shutil.rmtree(stage, ignore_errors=True)
         return
     # Not allowed to write there: fine if an identical build was installed already (sudo).
     built = [(os.path.join(a.build, "pg_ext", "exactly_once.so"), os.path.join(libdir, "exactly_once.so")),

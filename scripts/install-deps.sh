@@ -2,12 +2,14 @@
 # Installs the Debian 12 packages the build needs. Idempotent: does nothing when they are
 # all present. Usage: scripts/install-deps.sh [demo|all]   (default: all)
 #   demo  what the SQLite demo needs (compiler, CMake, SQLite, xxHash, nlohmann-json)
-#   all   plus GoogleTest, PostgreSQL 15 server and headers, libpq, PgQ, pgbench
+#   all   plus GoogleTest, PostgreSQL 15 server and headers, libpq, PgQ, pgbench, and clang-14
+#         with libFuzzer for the fuzz targets (tests/fuzz/run.sh)
 set -euo pipefail
 
 demo_packages=(g++ cmake make pkg-config libsqlite3-dev sqlite3 libxxhash-dev nlohmann-json3-dev)
 all_packages=("${demo_packages[@]}" xxhash python3 googletest libgtest-dev
-              postgresql-15 postgresql-server-dev-15 postgresql-contrib libpq-dev postgresql-15-pgq3)
+              postgresql-15 postgresql-server-dev-15 postgresql-contrib libpq-dev postgresql-15-pgq3
+              clang-14 libfuzzer-14-dev)
 
 case "${1:-all}" in
   demo) wanted=("${demo_packages[@]}") ;;

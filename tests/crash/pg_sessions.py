@@ -4,6 +4,7 @@ purpose), long-lived psql sessions fed on stdin, immediate restarts, and a serve
 that tolerates exactly the crashes we caused."""
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -47,14 +48,66 @@ def restart_immediate(d):
                    stdout=subprocess.DEVNULL, **server_kw())
 
 
-def wait_ready(d, timeout=60):
-    """Until the server accepts queries again (after a backend crash it reinitialises)."""
+# What a connection meets while the server comes back from a crash (it terminates every
+# session, reinitialises, recovers) or goes through an immediate restart (a writer may try
+# while pg_ctl stops it); any other error is a real one.
+_COMING_BACK = re.compile(
+    r"the database system is (in recovery mode|starting up|not yet accepting connections|shutting down)"
+    r"|terminating connection (because of crash of another server process|due to immediate shutdown command)"
+    r"|server closed the connection unexpectedly"  # a session the reinitialisation took
+    r"|Connection refused|No such file or directory")  # no postmaster listening on the socket (yet)
+
+
+def wait_ready(d, who, timeout=60):
+    """Until a new connection runs SELECT 1. Retries only the errors of a server coming back
+    (above); any other error raises at once, and so does a server not back after `timeout` s."""
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if psql(d, "SELECT 1", check=False) == ["1"]:
+    pause = 0.02
+    while True:
+        r = subprocess.run([PSQL, "-X", "-At", "-c", "SELECT 1"], env=env(d, "eo_ready"), text=True,
+                           capture_output=True)
+        if r.returncode == 0 and r.stdout.split() == ["1"]:
             return
-        time.sleep(0.05)
-    raise RuntimeError("the server did not come back")
+        error = " ".join(r.stderr.split()) or f"psql exit {r.returncode}, output {r.stdout!r}"
+        if not _COMING_BACK.search(error):
+            raise RuntimeError(f"wait_ready ({who}): SELECT 1 failed, and not as a server in recovery would: {error}")
+        if time.monotonic() >= deadline:
+            raise RuntimeError(f"wait_ready ({who}): the server did not accept connections within {timeout} s "
+                               f"after a crash or restart; last error: {error}")
+        time.sleep(pause)
+        pause = min(pause * 2, 0.2)
+
+
+def _start_time(pid):
+    """The process's start time (/proc/PID/stat field 22), None once it is gone (reaped)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[19]
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+
+
+def kill_backend(pid, timeout=60):
+    """SIGKILL a backend, then wait until the postmaster has reaped it. os.kill returns before
+    the process has died, and a busy machine delays its death and the postmaster's SIGCHLD
+    handling; until then the server runs queries as before the crash, so a readiness probe
+    could pass, and the check after it be refused ("in recovery mode") or terminated once the
+    crash is noticed. The postmaster starts crash handling where it reaps the child (reaper()
+    in postmaster.c, before it accepts another connection): a connection made afterwards meets
+    the server in recovery or the recovered one. False if the backend was already gone."""
+    started = _start_time(pid)
+    if started is None:
+        return False
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        return False
+    deadline = time.monotonic() + timeout
+    while _start_time(pid) == started:  # (a new start time: reaped, and the PID reused)
+        if time.monotonic() >= deadline:
+            raise RuntimeError(f"kill_backend: backend {pid} not reaped by the postmaster {timeout} s after SIGKILL")
+        time.sleep(0.005)
+    return True
 
 
 def stop(d):

@@ -54,7 +54,7 @@ def restart_immediate(d):
 _COMING_BACK = re.compile(
     r"the database system is (in recovery mode|starting up|not yet accepting connections|shutting down)"
     r"|terminating connection (because of crash of another server process|due to immediate shutdown command)"
-    r"|server closed the connection unexpectedly"  # a session the reinitialisation took
+    r"|server closed the connection unexpectedly|Connection reset by peer|Broken pipe"  # one that the crash took
     r"|Connection refused|No such file or directory")  # no postmaster listening on the socket (yet)
 
 

@@ -260,6 +260,12 @@ void validate_json_payload(std::string_view json_text, std::string_view argument
     }
 }
 
+void throw_headers_not_object(std::string_view argument) { invalid_json(argument, "must be a JSON object of strings"); }
+
+void throw_header_not_string(std::string_view name, std::string_view argument) {
+    invalid_json(argument, "must be a JSON object of strings (\"" + excerpt(name) + "\" is not a string)");
+}
+
 void validate_json_headers(std::string_view json_text, std::string_view argument) {
     check_raw_text(json_text, argument, kMaxHeadersBytes);
     HeadersChecker checker;
@@ -267,9 +273,8 @@ void validate_json_headers(std::string_view json_text, std::string_view argument
     using P = HeadersChecker::Problem;
     switch (checker.problem) {
         case P::duplicate: invalid_json(argument, "names \"" + checker.detail + "\" more than once");
-        case P::not_string:
-            invalid_json(argument, "must be a JSON object of strings (\"" + checker.detail + "\" is not a string)");
-        case P::not_object: invalid_json(argument, "must be a JSON object of strings");
+        case P::not_string: throw_header_not_string(checker.detail, argument);
+        case P::not_object: throw_headers_not_object(argument);
         case P::syntax:
         case P::none: break;
     }

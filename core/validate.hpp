@@ -27,4 +27,9 @@ inline constexpr std::size_t kMaxJsonDepth = 1000;
 void validate_json_payload(std::string_view json, std::string_view argument = "payload");
 void validate_json_headers(std::string_view json, std::string_view argument = "headers");
 
+// The headers rule's errors, for a front end whose engine has parsed the headers already
+// (PostgreSQL's jsonb): the same words as validate_json_headers.
+[[noreturn]] void throw_headers_not_object(std::string_view argument = "headers");
+[[noreturn]] void throw_header_not_string(std::string_view name, std::string_view argument = "headers");
+
 }  // namespace exactly_once

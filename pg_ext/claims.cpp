@@ -291,9 +291,15 @@ extern "C" Datum eo_release_claim(PG_FUNCTION_ARGS) {
 // in one statement. Rows a concurrent claim is renewing are skipped (SKIP LOCKED), so purge
 // never waits for claims, and a claim waits for a purge at most one batch (one transaction).
 extern "C" Datum eo_purge_expired(PG_FUNCTION_ARGS) {
-    if (PG_ARGISNULL(0)) eo_raise_msg("purge_expired", "22004", "max_rows must not be NULL");
-    const int max_rows = PG_GETARG_INT32(0);
-    if (max_rows <= 0) eo_raise_msg("purge_expired", "22023", "max_rows must be positive");
+    const bool is_null = PG_ARGISNULL(0);
+    const int given = is_null ? 0 : PG_GETARG_INT32(0);
+    int max_rows = 0;
+    EoError err;
+    if (!eo_guard(&err, [&] {
+            if (is_null) exactly_once::throw_null_argument(exactly_once::kPurgeBatchArgument);
+            max_rows = static_cast<int>(exactly_once::checked_purge_batch(given));
+        }))
+        eo_raise("purge_expired", &err);
     EoSavedUser caller;
     eo_become_state_owner(&caller);
     if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "exactly_once: SPI_connect failed");

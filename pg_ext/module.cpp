@@ -24,7 +24,7 @@ int eo_max_key_bytes = static_cast<int>(exactly_once::kDefaultMaxKeyBytes);
 bool eo_logical_messages = false;
 int eo_purge_interval_s = 0;
 char* eo_purge_database = nullptr;
-int eo_purge_batch_size = 10000;
+int eo_purge_batch_size = static_cast<int>(exactly_once::kDefaultPurgeBatch);
 bool eo_notify = true;
 static char* eo_default_ttl_string = nullptr;
 }
@@ -139,7 +139,7 @@ extern "C" void _PG_init(void) {
                                &eo_purge_database, "postgres", PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
     DefineCustomIntVariable("exactly_once.purge_batch_size",
                             "Rows deleted per purge transaction by the background worker.", nullptr,
-                            &eo_purge_batch_size, 10000, 1, INT_MAX, PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
+                            &eo_purge_batch_size, static_cast<int>(exactly_once::kDefaultPurgeBatch), 1, INT_MAX, PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
     DefineCustomBoolVariable("exactly_once.notify",
                              "NOTIFY exactly_once_outbox when a transaction that emitted commits.", nullptr,
                              &eo_notify, true, PGC_USERSET, 0, nullptr, nullptr, nullptr);

@@ -59,15 +59,26 @@ exactly_once::Uuid7Generator& generator() {
     return gen;
 }
 
+// The headers rule of core (validate.hpp) on a jsonb the engine has parsed already: one object
+// of string values (jsonb has merged duplicate names). Same messages as the text validator.
 void check_headers(const char* fn, Jsonb* h) {
-    if (JB_ROOT_IS_SCALAR(h) || !JB_ROOT_IS_OBJECT(h))
-        eo_raise_msg(fn, "22P02", "headers must be a JSON object of strings");
+    EoError err;
+    if (JB_ROOT_IS_SCALAR(h) || !JB_ROOT_IS_OBJECT(h)) {
+        if (!eo_guard(&err, [] { exactly_once::throw_headers_not_object(); })) eo_raise(fn, &err);
+    }
     JsonbIterator* it = JsonbIteratorInit(&h->root);
     JsonbValue v;
     JsonbIteratorToken tok;
+    const char* name = nullptr;
+    std::size_t name_len = 0;
     while ((tok = JsonbIteratorNext(&it, &v, /*skipNested=*/true)) != WJB_DONE) {
-        if (tok == WJB_VALUE && v.type != jbvString)
-            eo_raise_msg(fn, "22P02", "headers must be a JSON object of strings");
+        if (tok == WJB_KEY) {
+            name = v.val.string.val;
+            name_len = static_cast<std::size_t>(v.val.string.len);
+        } else if (tok == WJB_VALUE && v.type != jbvString) {
+            if (!eo_guard(&err, [&] { exactly_once::throw_header_not_string(std::string_view(name, name_len)); }))
+                eo_raise(fn, &err);
+        }
     }
 }
 

@@ -23,6 +23,7 @@
 #include "core/duration.hpp"
 #include "core/errors.hpp"
 #include "core/expiry.hpp"
+#include "core/purge.hpp"
 #include "core/interval_ttl.hpp"
 #include "core/uuid7.hpp"
 #include "core/validate.hpp"

@@ -16,6 +16,7 @@
 #include "core/duration.hpp"
 #include "core/errors.hpp"
 #include "core/expiry.hpp"
+#include "core/purge.hpp"
 #include "core/uuid7.hpp"
 #include "core/validate.hpp"
 #include "core/version.hpp"
@@ -191,7 +192,6 @@ auto if_schema(F&& op, T fallback) -> decltype(op()) {
 }
 
 constexpr std::string_view kDefaultTtlName = "default_ttl";
-constexpr sqlite3_int64 kDefaultPurgeLimit = 10000;
 
 // The claim key of (argv[0] scope, argv[1] key), both validated.
 DedupKey dedup_key_of_args(sqlite3_value** argv) {
@@ -273,17 +273,18 @@ void release_claim(sqlite3_context* ctx, int argc, sqlite3_value** argv) noexcep
     });
 }
 
-// purge_expired([limit]) -> number of expired claims removed, at most limit (default 10000).
+// purge_expired([max_rows]) -> number of expired claims removed, at most max_rows
+// (default kDefaultPurgeBatch).
 void purge_expired(sqlite3_context* ctx, int argc, sqlite3_value** argv) noexcept {
     guarded(ctx, "purge_expired", [&] {
         expect_args(argc, 0, 1);
         Connection& conn = connection(ctx);
         const CallDepth depth(conn);
-        sqlite3_int64 limit = kDefaultPurgeLimit;
+        sqlite3_int64 limit = kDefaultPurgeBatch;
         if (argc == 1) {
-            if (sqlite3_value_type(argv[0]) == SQLITE_NULL) throw_null_argument("limit");
-            if (sqlite3_value_numeric_type(argv[0]) != SQLITE_INTEGER || (limit = sqlite3_value_int64(argv[0])) <= 0)
-                throw Error(ErrorKind::invalid_value, "limit", "limit must be a positive integer");
+            if (sqlite3_value_type(argv[0]) == SQLITE_NULL) throw_null_argument(kPurgeBatchArgument);
+            if (sqlite3_value_numeric_type(argv[0]) != SQLITE_INTEGER) throw_purge_batch_not_integer();
+            limit = checked_purge_batch(sqlite3_value_int64(argv[0]));
         }
         // sqlite3_changes() is an int (sqlite3_changes64 would need SQLite 3.37): purge in
         // batches of at most INT_MAX rows, which callers repeat until 0 anyway.

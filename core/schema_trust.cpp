@@ -12,6 +12,8 @@ bool is_identifier_byte(unsigned char c) noexcept {
 
 unsigned char ascii_lower(unsigned char c) noexcept { return c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c; }
 
+}  // namespace
+
 bool equal_ascii_ci(std::string_view a, std::string_view b) noexcept {
     if (a.size() != b.size()) return false;
     for (std::size_t i = 0; i < a.size(); ++i)
@@ -19,8 +21,6 @@ bool equal_ascii_ci(std::string_view a, std::string_view b) noexcept {
             return false;
     return true;
 }
-
-}  // namespace
 
 bool names_identifier(std::string_view sql, std::string_view name) noexcept {
     if (name.empty() || sql.size() < name.size()) return false;

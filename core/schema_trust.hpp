@@ -25,6 +25,9 @@ inline constexpr std::array<std::string_view, 3> kStateWritingFunctions = {"clai
 // positive that refuses a harmless schema; never a false negative).
 bool names_identifier(std::string_view sql, std::string_view name) noexcept;
 
+// SQLite's rule for identifiers and schema names: equal when equal after ASCII lower-casing.
+bool equal_ascii_ci(std::string_view a, std::string_view b) noexcept;
+
 // The first of kStateWritingFunctions that `sql` names, or an empty view.
 std::string_view state_writer_named_in(std::string_view sql) noexcept;
 

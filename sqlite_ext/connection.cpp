@@ -361,13 +361,6 @@ void Connection::create_schema() {
 
 namespace {
 
-bool equal_ascii_ci(std::string_view a, std::string_view b) noexcept {
-    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-               const auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c; };
-               return lower(x) == lower(y);
-           });
-}
-
 std::string column_string(sqlite3_stmt* stmt, int i) {
     const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(stmt, i));
     if (text == nullptr) return {};

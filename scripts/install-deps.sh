@@ -3,13 +3,14 @@
 # all present. Usage: scripts/install-deps.sh [demo|all]   (default: all)
 #   demo  what the SQLite demo needs (compiler, CMake, SQLite, xxHash, nlohmann-json)
 #   all   plus GoogleTest, PostgreSQL 15 server and headers, libpq, PgQ, pgbench, and clang-14
-#         with libFuzzer for the fuzz targets (tests/fuzz/run.sh)
+#         with libFuzzer and its sanitizer runtimes for the fuzz targets (tests/fuzz/run.sh;
+#         libclang-rt-14-dev is only a recommendation of clang-14, so it is named here)
 set -euo pipefail
 
 demo_packages=(g++ cmake make pkg-config libsqlite3-dev sqlite3 libxxhash-dev nlohmann-json3-dev)
 all_packages=("${demo_packages[@]}" xxhash python3 googletest libgtest-dev
               postgresql-15 postgresql-server-dev-15 postgresql-contrib libpq-dev postgresql-15-pgq3
-              clang-14 libfuzzer-14-dev)
+              clang-14 libfuzzer-14-dev libclang-rt-14-dev)
 
 case "${1:-all}" in
   demo) wanted=("${demo_packages[@]}") ;;

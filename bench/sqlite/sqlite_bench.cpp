@@ -18,7 +18,10 @@
 // the machine (page cache, writeback, a noisy neighbour) does not favour one of them.
 // Correctness is checked on the way: every fresh key must claim, no duplicate may.
 #include <sqlite3.h>
-#include <xxhash.h>
+
+#include "core/dedup_key.hpp"
+#include "core/expiry.hpp"
+#include "core/uuid7.hpp"
 
 #include <algorithm>
 #include <array>
@@ -239,24 +242,6 @@ std::uint64_t splitmix64(std::uint64_t x) {
     return x ^ (x >> 31);
 }
 
-void put_hex(char* out, const std::uint8_t* b, int n) {
-    static const char* d = "0123456789abcdef";
-    for (int i = 0; i < n; ++i) {
-        out[2 * i] = d[b[i] >> 4];
-        out[2 * i + 1] = d[b[i] & 15];
-    }
-}
-
-std::string uuid_text(const std::array<std::uint8_t, 16>& b) {
-    std::string s(36, '-');
-    put_hex(&s[0], &b[0], 4);
-    put_hex(&s[9], &b[4], 2);
-    put_hex(&s[14], &b[6], 2);
-    put_hex(&s[19], &b[8], 2);
-    put_hex(&s[24], &b[10], 6);
-    return s;
-}
-
 // A realistic idempotency key: a random-looking UUIDv4 text, deterministic in i.
 std::string idempotency_key(std::uint64_t i) {
     std::uint64_t a = splitmix64(i ^ 0x5EED5EED12345678ULL);
@@ -268,50 +253,15 @@ std::string idempotency_key(std::uint64_t i) {
     }
     b[6] = static_cast<std::uint8_t>((b[6] & 0x0F) | 0x40);
     b[8] = static_cast<std::uint8_t>((b[8] & 0x3F) | 0x80);
-    return uuid_text(b);
+    return exactly_once::to_uuid_text(b);
 }
 
-// The claim key of docs/DESIGN.md §4: XXH3-128(len(scope) as 8-byte little-endian || scope || key),
-// canonical (big-endian) bytes — what dedup_key(scope, key) returns.
+// The claim key and event ids come from core, as in the extension (docs/DESIGN.md §4).
 std::array<std::uint8_t, 16> dedup_key(const std::string& scope, const std::string& key) {
-    std::string buf(8, '\0');
-    std::uint64_t n = scope.size();
-    for (int k = 0; k < 8; ++k) buf[k] = static_cast<char>(n >> (8 * k));
-    buf += scope;
-    buf += key;
-    XXH128_canonical_t c;
-    XXH128_canonicalFromHash(&c, XXH3_128bits(buf.data(), buf.size()));
-    std::array<std::uint8_t, 16> out{};
-    std::memcpy(out.data(), c.digest, 16);
-    return out;
+    return exactly_once::compute_dedup_key(scope, key).bytes;
 }
 
-std::int64_t unix_ms() {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(
-               std::chrono::system_clock::now().time_since_epoch()).count();
-}
-
-// UUIDv7 text for the plain-INSERT outbox baseline (the application would need an id too).
-class Uuid7 {
-public:
-    std::string next() {
-        std::int64_t ms = unix_ms();
-        if (ms > last_) { last_ = ms; counter_ = 0; } else { ++counter_; }
-        std::uint64_t r = splitmix64(state_++);
-        std::array<std::uint8_t, 16> b{};
-        for (int k = 0; k < 6; ++k) b[k] = static_cast<std::uint8_t>(last_ >> (40 - 8 * k));
-        b[6] = static_cast<std::uint8_t>(0x70 | ((counter_ >> 8) & 0x0F));
-        b[7] = static_cast<std::uint8_t>(counter_);
-        for (int k = 0; k < 8; ++k) b[8 + k] = static_cast<std::uint8_t>(r >> (8 * k));
-        b[8] = static_cast<std::uint8_t>((b[8] & 0x3F) | 0x80);
-        return uuid_text(b);
-    }
-
-private:
-    std::int64_t last_ = -1;
-    std::uint32_t counter_ = 0;
-    std::uint64_t state_ = 42;
-};
+std::int64_t unix_ms() { return exactly_once::SystemClock().now_ms(); }
 
 // ---------------------------------------------------------------- machine
 
@@ -609,11 +559,11 @@ std::pair<OutboxResult, OutboxResult> measure_outbox(Context& cx, const std::vec
     for (const auto& sql : ddl) plain.db->exec(sql);
     plain.prepare(std::string("INSERT INTO plain_outbox(id, topic, key, payload, headers, created_at) "
                               "VALUES(?1, '") + kTopic + "', ?2, ?3, NULL, ?4)");
-    Uuid7 ids;
+    exactly_once::Uuid7Generator ids;  // the application would need an id too
     sqlite3* ph = plain.db->get();
     plain.op = [&](long i) {
         sqlite3_stmt* s = plain.stmt->get();
-        std::string id = ids.next();
+        std::string id = exactly_once::to_uuid_text(ids.next(unix_ms()));
         const auto u = static_cast<std::size_t>(i);
         sqlite3_bind_text(s, 1, id.data(), static_cast<int>(id.size()), SQLITE_TRANSIENT);
         sqlite3_bind_text(s, 2, okeys[u].data(), static_cast<int>(okeys[u].size()), SQLITE_STATIC);
@@ -704,7 +654,7 @@ int main(int argc, char** argv) {
         sqlite3_bind_text(s.get(), 2, k.c_str(), -1, SQLITE_STATIC);
         if (!s.step() || sqlite3_column_bytes(s.get(), 0) != 16 ||
             std::memcmp(sqlite3_column_blob(s.get(), 0), mine.data(), 16) != 0)
-            fail("dedup_key from the extension differs from XXH3-128 over the length-prefixed scope and key");
+            fail("dedup_key from the extension differs from core's compute_dedup_key");
     }
     fs::remove(cx.dir / "version.db");
     fs::remove(cx.dir / "version.db-wal");

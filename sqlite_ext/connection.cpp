@@ -308,9 +308,9 @@ void Connection::finalize_all() noexcept {
     attached_.clear();
 }
 
-sqlite3_stmt* Connection::prepare(Sql which, bool persistent) {
+sqlite3_stmt* Connection::prepare(const std::string& sql, bool persistent) {
     sqlite3_stmt* stmt = nullptr;
-    const int rc = sqlite3_prepare_v3(db_, kSql[static_cast<int>(which)], -1,
+    const int rc = sqlite3_prepare_v3(db_, sql.c_str(), static_cast<int>(sql.size()),
                                       persistent ? SQLITE_PREPARE_PERSISTENT : 0, &stmt, nullptr);
     if (rc != SQLITE_OK) {
         sqlite3_finalize(stmt);
@@ -318,6 +318,8 @@ sqlite3_stmt* Connection::prepare(Sql which, bool persistent) {
     }
     return stmt;
 }
+
+sqlite3_stmt* Connection::prepare(Sql which, bool persistent) { return prepare(kSql[static_cast<int>(which)], persistent); }
 
 Statement Connection::statement(Sql which) {
     connect_session();
@@ -377,12 +379,7 @@ std::vector<std::string> Connection::attached_names() {
     }
     // PRAGMA database_list compiles the list into the statement when it is prepared, so
     // a cached copy would miss a database attached later: prepare it fresh every time.
-    sqlite3_stmt* stmt = nullptr;
-    const int rc = sqlite3_prepare_v2(db_, "PRAGMA database_list", -1, &stmt, nullptr);
-    if (rc != SQLITE_OK) {
-        sqlite3_finalize(stmt);
-        throw_last_error(rc);
-    }
+    sqlite3_stmt* stmt = prepare(std::string("PRAGMA database_list"), /*persistent=*/false);
     Statement st(*this, stmt, /*owned=*/true);
     while (st.step())  // seq, name, file: seq 0 main, 1 temp (once opened), 2.. attached
         if (sqlite3_column_int(stmt, 0) >= 2) names.push_back(column_string(stmt, 1));
@@ -402,17 +399,6 @@ bool Connection::is_trusted(const std::string& name) {
 
 namespace {
 
-sqlite3_stmt* prepare_on(Connection& conn, const std::string& sql, bool persistent) {
-    sqlite3_stmt* stmt = nullptr;
-    const int rc =
-        sqlite3_prepare_v3(conn.db(), sql.c_str(), -1, persistent ? SQLITE_PREPARE_PERSISTENT : 0, &stmt, nullptr);
-    if (rc != SQLITE_OK) {
-        sqlite3_finalize(stmt);
-        conn.throw_last_error(rc);
-    }
-    return stmt;
-}
-
 std::string quoted_identifier(const std::string& name) {
     std::string out = "\"";
     for (char c : name) {
@@ -420,6 +406,11 @@ std::string quoted_identifier(const std::string& name) {
         if (c == '"') out += '"';
     }
     return out + '"';
+}
+
+// The stored SQL of every object of attached database `name` (sqlite_schema needs 3.33.0).
+std::string schema_scan_sql(const std::string& name) {
+    return "SELECT type, name, sql FROM " + quoted_identifier(name) + ".sqlite_master WHERE sql IS NOT NULL";
 }
 
 }  // namespace
@@ -439,12 +430,9 @@ Connection::AttachedSchema& Connection::attached_schema(const std::string& name)
     // SQLite re-prepares one whose schema changed or that a DETACH expired (DETACH
     // expires every statement of the connection), so each always reads what is attached
     // under that name now; the re-prepare is counted, which invalidates the verdict.
-    a.cookie = prepare_on(*this, "PRAGMA " + quoted_identifier(name) + ".schema_version", true);
+    a.cookie = prepare("PRAGMA " + quoted_identifier(name) + ".schema_version", /*persistent=*/true);
     try {
-        a.scan = prepare_on(*this,  // sqlite_schema is 3.33.0
-                            "SELECT type, name, sql FROM " + quoted_identifier(name) +
-                                ".sqlite_master WHERE sql IS NOT NULL",
-                            true);
+        a.scan = prepare(schema_scan_sql(name), /*persistent=*/true);
         attached_.push_back(a);
     } catch (...) {
         a.finalize();
@@ -481,15 +469,8 @@ void Connection::check_schema_of(const std::string& name) {
     if (cached != nullptr && (sqlite3_stmt_busy(cached->cookie) || sqlite3_stmt_busy(cached->scan)))
         cached = nullptr;  // running further up the stack: never the case today, but stay correct
     if (cached == nullptr) {  // no cache: scan every time with a private statement
-        sqlite3_stmt* scan = prepare_on(*this,
-                                        "SELECT type, name, sql FROM " + quoted_identifier(name) +
-                                            ".sqlite_master WHERE sql IS NOT NULL",
-                                        false);
-        struct Finalize {
-            sqlite3_stmt* s;
-            ~Finalize() { sqlite3_finalize(s); }
-        } finalize{scan};
-        refuse_if_schema_names_writer(name, scan);
+        Statement scan(*this, prepare(schema_scan_sql(name), /*persistent=*/false), /*owned=*/true);
+        refuse_if_schema_names_writer(name, scan.get());
         return;
     }
     AttachedSchema& a = *cached;

@@ -169,6 +169,7 @@ private:
     [[noreturn]] void throw_too_deep() const;
     void connect_session() noexcept;
     sqlite3_stmt* prepare(Sql which, bool persistent);
+    sqlite3_stmt* prepare(const std::string& sql, bool persistent);  // throws on failure
     void finalize_all() noexcept;
     bool has_db_name_api() const noexcept { return host_version_ >= kDbNameApiVersion; }
     // Database i (0 main, 1 temp, 2.. attached), nullptr past the last or on older hosts.

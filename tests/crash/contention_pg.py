@@ -135,13 +135,7 @@ def run(d, workdir, name, seconds, fn):
         raise SystemExit(f"contention_pg: {name} sessions failed: {errors[:5]}")
     calls = [c for r in roles for c in r.calls]
     holds = [h for r in roles for h in r.holds]
-    figures, problems = ttl_check.check(calls, holds, SLACK)
-    figures["row lock holds"] = len(holds)
-    figures["holds longer than 1 s"] = sum(1 for _, a, r in holds if r - a > 1.0)
-    print(f"contention_pg [{name}]: {figures}; violations: {len(problems)}", flush=True)
-    for p in problems[:10]:
-        print(f"  {p}")
-    return figures, problems
+    return ttl_check.report("contention_pg", name, calls, holds, SLACK, "row lock holds")
 
 
 def main():

@@ -117,13 +117,7 @@ def run(workdir, name, seconds, naive):
             data = json.load(f)
         calls += [tuple(c) for c in data.get("calls", [])]
         holds += [tuple(h) for h in data.get("holds", [])]
-    figures, problems = ttl_check.check(calls, holds, SLACK)
-    figures["lock holds"] = len(holds)
-    figures["holds longer than 1 s"] = sum(1 for _, a, r in holds if r - a > 1.0)
-    print(f"contention_sqlite [{name}]: {figures}; violations: {len(problems)}", flush=True)
-    for p in problems[:10]:
-        print(f"  {p}")
-    return figures, problems
+    return ttl_check.report("contention_sqlite", name, calls, holds, SLACK, "lock holds")
 
 
 def main():

@@ -79,3 +79,14 @@ def check(calls, holds, slack):
         "waits longer than the TTL": sum(1 for ((_, ttl, s, _, _), lb) in zip(calls, lbs) if lb - s > ttl),
     }
     return figures, problems
+
+
+def report(test, run_name, calls, holds, slack, holds_label):
+    """check() plus the counts both contention tests print; returns (figures, problems)."""
+    figures, problems = check(calls, holds, slack)
+    figures[holds_label] = len(holds)
+    figures["holds longer than 1 s"] = sum(1 for _, a, r in holds if r - a > 1.0)
+    print(f"{test} [{run_name}]: {figures}; violations: {len(problems)}", flush=True)
+    for p in problems[:10]:
+        print(f"  {p}")
+    return figures, problems

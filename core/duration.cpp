@@ -12,13 +12,7 @@
 namespace exactly_once {
 namespace {
 
-[[noreturn]] void fail(ErrorKind kind, std::string_view argument, const std::string& why) {
-    throw Error(kind, std::string(argument), std::string(argument) + " " + why);
-}
-
-[[noreturn]] void fail_too_long(std::string_view argument) {
-    fail(ErrorKind::invalid_value, argument, std::string("is too long (the maximum is ") + kMaxTtlWording + ")");
-}
+[[noreturn]] void fail_too_long(std::string_view argument) { fail(Failure::ttl_too_long, argument); }
 
 // A decimal number (digits with at most one '.') as a double. Any length is fine: the value,
 // not the spelling, decides ('0000000000000000001' is 1). Out of double's range, from_chars
@@ -34,12 +28,12 @@ double decimal_value(std::string_view number, std::string_view argument) {
         return std::numeric_limits<double>::denorm_min();
     }
     if (ec != std::errc() || end != number.data() + number.size())
-        fail(ErrorKind::invalid_text, argument, "is not a number (got \"" + excerpt(number) + "\")");
+        fail(Failure::ttl_not_a_number, argument, {excerpt(number)});
     return value;
 }
 
 Duration checked(long double ms, std::string_view argument) {
-    if (!(ms > 0)) fail(ErrorKind::invalid_value, argument, "must be positive");
+    if (!(ms > 0)) fail(Failure::ttl_not_positive, argument);
     if (ms > static_cast<long double>(kMaxTtl.count())) fail_too_long(argument);
     // Round to the nearest millisecond (0.2 s is 200 ms, not 201 after binary floating
     // point), but a positive TTL never becomes zero.
@@ -60,7 +54,7 @@ long double unit_ms(std::string_view unit) {
 }  // namespace
 
 Duration duration_from_seconds(double seconds, std::string_view argument) {
-    if (!std::isfinite(seconds)) fail(ErrorKind::invalid_value, argument, "must be a finite number of seconds");
+    if (!std::isfinite(seconds)) fail(Failure::ttl_not_finite, argument);
     return checked(static_cast<long double>(seconds) * 1000, argument);
 }
 
@@ -69,12 +63,13 @@ Duration duration_from_seconds(long long seconds, std::string_view argument) {
 }
 
 Duration parse_duration(std::string_view text, std::string_view argument) {
-    const auto quoted = [&] { return " (got \"" + excerpt(text) + "\")"; };
     // Trim surrounding blanks, which users paste in; inner blanks are an error.
     while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
     while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) text.remove_suffix(1);
-    if (text.empty()) fail(ErrorKind::invalid_value, argument, "must not be empty");
-    if (text.front() == '-') fail(ErrorKind::invalid_value, argument, "must be positive" + quoted());
+    if (text.empty()) fail(Failure::argument_empty, argument);
+    // Only built when an error is raised: parse_duration is on claim_once's hot path.
+    const auto quoted = [&] { return excerpt(text); };
+    if (text.front() == '-') fail(Failure::ttl_not_positive, argument, {" (got \"" + quoted() + "\")"});
 
     long double total_ms = 0;
     std::size_t i = 0;
@@ -89,9 +84,7 @@ Duration parse_duration(std::string_view text, std::string_view argument) {
         }
         const std::string_view number = text.substr(start, i - start);
         if (number.empty() || number == ".")
-            fail(ErrorKind::invalid_text, argument,
-                 "is not a duration: expected seconds or a number with a unit (ms, s, m, h, d) such as 90s, 48h or 1h30m" +
-                     quoted());
+            fail(Failure::ttl_not_a_duration, argument, {quoted()});
         // from_chars: locale-independent ("1.5" is 1.5 under de_DE too) and allocation-free.
         const double value = decimal_value(number, argument);
 
@@ -101,16 +94,15 @@ Duration parse_duration(std::string_view text, std::string_view argument) {
         if (unit.empty()) {
             // A bare number means seconds, and only on its own ("90", not "1h30").
             if (start != 0 || i != text.size())
-                fail(ErrorKind::invalid_text, argument, "has a number without a unit" + quoted());
+                fail(Failure::ttl_number_without_unit, argument, {quoted()});
             total_ms = static_cast<long double>(value) * 1000;
             break;
         }
         const long double ms = unit_ms(unit);
         if (ms == 0)
-            fail(ErrorKind::invalid_text, argument,
-                 "has an unknown unit \"" + std::string(unit.substr(0, 16)) + "\" (use ms, s, m, h or d)" + quoted());
+            fail(Failure::ttl_unknown_unit, argument, {unit.substr(0, 16), quoted()});
         if (previous_unit_ms != 0 && ms >= previous_unit_ms)
-            fail(ErrorKind::invalid_text, argument, "must list units from largest to smallest, each once" + quoted());
+            fail(Failure::ttl_units_out_of_order, argument, {quoted()});
         previous_unit_ms = ms;
         total_ms += static_cast<long double>(value) * ms;
         if (total_ms > static_cast<long double>(kMaxTtl.count())) fail_too_long(argument);

@@ -7,8 +7,7 @@
 namespace exactly_once {
 
 void throw_purge_batch_not_integer() {
-    throw Error(ErrorKind::invalid_value, std::string(kPurgeBatchArgument),
-                std::string(kPurgeBatchArgument) + " must be a positive integer");
+    fail(Failure::purge_batch_not_positive, kPurgeBatchArgument);
 }
 
 std::int64_t checked_purge_batch(long long max_rows) {

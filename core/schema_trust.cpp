@@ -54,13 +54,8 @@ std::string untrusted_schema_message(std::string_view writer, std::string_view d
         quoted_db += c;
         if (c == '\'') quoted_db += '\'';
     }
-    return "refused while attached database \"" + db + "\" is untrusted: its " + excerpt(object_type) + " \"" +
-           excerpt(object_name) + "\" calls " + std::string(writer) +
-           ", and code stored in another database file must not claim, release or emit in main; "
-           "DETACH it, or if you trust that file run SELECT exactly_once_trust_schema('" +
-           quoted_db +
-           "') on this connection, or set PRAGMA trusted_schema=OFF (which refuses these functions in every "
-           "schema's triggers and views, main's included)";
+    return failure_message(Failure::untrusted_schema, "",
+                           {db, excerpt(object_type), excerpt(object_name), writer, quoted_db});
 }
 
 }  // namespace exactly_once

@@ -12,25 +12,23 @@
 namespace exactly_once {
 
 [[noreturn]] void throw_null_argument(std::string_view argument) {
-    throw Error(ErrorKind::null_argument, std::string(argument), std::string(argument) + " must not be NULL");
+    fail(Failure::argument_null, argument);
+}
+
+void throw_too_large(std::string_view argument, std::size_t bytes, std::size_t max_bytes) {
+    fail(Failure::argument_too_large, argument, {std::to_string(bytes), std::to_string(max_bytes)});
 }
 
 void validate_key_arg(std::string_view value, std::string_view argument, std::size_t max_bytes) {
     if (value.empty())
-        throw Error(ErrorKind::invalid_value, std::string(argument), std::string(argument) + " must not be empty");
-    if (value.size() > max_bytes)
-        throw Error(ErrorKind::too_large, std::string(argument),
-                    std::string(argument) + " is " + std::to_string(value.size()) + " bytes, over the limit of " +
-                        std::to_string(max_bytes) + " bytes");
+        fail(Failure::argument_empty, argument);
+    if (value.size() > max_bytes) throw_too_large(argument, value.size(), max_bytes);
 }
 
 namespace {
 
 using json = nlohmann::json;
 
-[[noreturn]] void invalid_json(std::string_view argument, const std::string& why) {
-    throw Error(ErrorKind::invalid_text, std::string(argument), std::string(argument) + " " + why);
-}
 
 // Checks shared by payload and headers, before any parsing: size, and the bytes that a
 // JSON parser would silently skip or stop at, so that what we validate is exactly what
@@ -38,12 +36,10 @@ using json = nlohmann::json;
 // own json functions; a byte-order mark is not JSON and other tools reject it).
 void check_raw_text(std::string_view text, std::string_view argument, std::size_t max_bytes) {
     if (text.size() > max_bytes)
-        throw Error(ErrorKind::too_large, std::string(argument),
-                    std::string(argument) + " is " + std::to_string(text.size()) + " bytes, over the limit of " +
-                        std::to_string(max_bytes) + " bytes");
+        throw_too_large(argument, text.size(), max_bytes);
     if (std::memchr(text.data(), '\0', text.size()) != nullptr)
-        invalid_json(argument, "is not valid JSON (it contains a NUL byte)");
-    if (text.starts_with("\xEF\xBB\xBF")) invalid_json(argument, "is not valid JSON (it starts with a byte-order mark)");
+        fail(Failure::json_nul_byte, argument);
+    if (text.starts_with("\xEF\xBB\xBF")) fail(Failure::json_byte_order_mark, argument);
 }
 
 // SAX handler that accepts any JSON value nested at most kMaxJsonDepth deep: the limit of
@@ -255,15 +251,15 @@ void validate_json_payload(std::string_view json_text, std::string_view argument
     PayloadChecker checker;
     if (!parse_with_any_numbers(json_text, &checker)) {
         if (checker.too_deep)
-            invalid_json(argument, "is nested more than " + std::to_string(kMaxJsonDepth) + " levels deep");
-        invalid_json(argument, "is not valid JSON");
+            fail(Failure::json_too_deep, argument, {std::to_string(kMaxJsonDepth)});
+        fail(Failure::json_invalid, argument);
     }
 }
 
-void throw_headers_not_object(std::string_view argument) { invalid_json(argument, "must be a JSON object of strings"); }
+void throw_headers_not_object(std::string_view argument) { fail(Failure::headers_not_object, argument); }
 
 void throw_header_not_string(std::string_view name, std::string_view argument) {
-    invalid_json(argument, "must be a JSON object of strings (\"" + excerpt(name) + "\" is not a string)");
+    fail(Failure::header_not_string, argument, {excerpt(name)});
 }
 
 void validate_json_headers(std::string_view json_text, std::string_view argument) {
@@ -272,13 +268,13 @@ void validate_json_headers(std::string_view json_text, std::string_view argument
     if (parse_with_any_numbers(json_text, &checker)) return;
     using P = HeadersChecker::Problem;
     switch (checker.problem) {
-        case P::duplicate: invalid_json(argument, "names \"" + checker.detail + "\" more than once");
+        case P::duplicate: fail(Failure::header_named_twice, argument, {checker.detail});
         case P::not_string: throw_header_not_string(checker.detail, argument);
         case P::not_object: throw_headers_not_object(argument);
         case P::syntax:
         case P::none: break;
     }
-    invalid_json(argument, "is not valid JSON");
+    fail(Failure::json_invalid, argument);
 }
 
 }  // namespace exactly_once

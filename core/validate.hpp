@@ -17,6 +17,10 @@ void validate_key_arg(std::string_view value, std::string_view argument,
 
 [[noreturn]] void throw_null_argument(std::string_view argument);
 
+// "<argument> is <bytes> bytes, over the limit of <max_bytes> bytes" (Error(too_large)): for a
+// front end that measures a value the engine has already converted (PostgreSQL's jsonb).
+[[noreturn]] void throw_too_large(std::string_view argument, std::size_t bytes, std::size_t max_bytes);
+
 // Payload: any JSON value, at most kMaxPayloadBytes and kMaxJsonDepth levels deep.
 // Headers: one JSON object of string values, each name once, at most kMaxHeadersBytes.
 // Neither may contain a NUL byte or start with a byte-order mark. Both throw

@@ -524,8 +524,7 @@ std::string Connection::trust_schema(std::string_view name) {
         trusted_.emplace_back(attached, std::move(file_now));
         return attached;
     }
-    throw Error(ErrorKind::invalid_value, "schema",
-                "no attached database named \"" + excerpt(name) + "\" (main and temp are always trusted)");
+    fail(Failure::no_such_attached_schema, "schema", {excerpt(name)});
 }
 
 int register_session_module(sqlite3* db, Connection* conn) {

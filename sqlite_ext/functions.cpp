@@ -91,7 +91,7 @@ void expect_args(int argc, int min, int max) {
     const auto count = [](int n) { return std::to_string(n) + (n == 1 ? " argument" : " arguments"); };
     std::string expected =
         min == max ? count(min) : std::to_string(min) + " or " + std::to_string(max) + " arguments";
-    throw Error(ErrorKind::invalid_value, "", "expected " + expected + ", got " + std::to_string(argc));
+    fail(Failure::wrong_argument_count, "", {expected, std::to_string(argc)});
 }
 
 // Scope, topic or key: text (UTF-8 bytes), blob (raw bytes) or an integer (its decimal
@@ -117,7 +117,7 @@ Bytes key_arg(sqlite3_value* value, const char* name) {
             if (b.data == nullptr && b.size > 0) throw std::bad_alloc();
             break;
         case SQLITE_FLOAT:
-            throw Error(ErrorKind::invalid_value, name, std::string(name) + " must be text, blob or integer");
+            fail(Failure::argument_wrong_type, name, {"text, blob or integer"});
         default:
             b.data = reinterpret_cast<const char*>(sqlite3_value_text(value));
             b.size = sqlite3_value_bytes(value);
@@ -144,8 +144,7 @@ Duration duration_arg(sqlite3_value* value, const char* name) {
                                   name);
         }
         default:
-            throw Error(ErrorKind::invalid_text, name,
-                        std::string(name) + " must be seconds or a duration such as '48h', not a blob");
+            fail(Failure::argument_wrong_type, name, {"seconds or a duration such as '48h', not a blob"});
     }
 }
 
@@ -156,9 +155,9 @@ std::string_view json_arg(sqlite3_value* value, const char* name) {
         case SQLITE_NULL:
             throw_null_argument(name);
         case SQLITE_BLOB:
-            throw Error(ErrorKind::invalid_text, name, std::string(name) + " must be JSON text, not a blob");
+            fail(Failure::argument_wrong_type, name, {"JSON text, not a blob"});
         case SQLITE_FLOAT:
-            throw Error(ErrorKind::invalid_text, name, std::string(name) + " must be JSON text, not a REAL");
+            fail(Failure::argument_wrong_type, name, {"JSON text, not a REAL"});
         default: {
             const auto* text = reinterpret_cast<const char*>(sqlite3_value_text(value));
             if (text == nullptr) throw std::bad_alloc();
@@ -223,8 +222,7 @@ void claim_once(sqlite3_context* ctx, int argc, sqlite3_value** argv) noexcept {
                 // The statement turns a stored default_ttl that is not a valid TTL into a
                 // NULL expiry (see kSql): say what is wrong rather than "NOT NULL ...".
                 if (!ttl && e.code() == SQLITE_CONSTRAINT_NOTNULL)
-                    throw Error(ErrorKind::invalid_value, "default_ttl",
-                                "default_ttl setting in exactly_once_config is invalid");
+                    fail(Failure::stored_setting_invalid, kDefaultTtlName);
                 throw;
             }
             // Our INSERT has just halted, so sqlite3_changes() is its own count, also when
@@ -369,13 +367,12 @@ void exactly_once_config(sqlite3_context* ctx, int argc, sqlite3_value** argv) n
         const CallDepth depth(conn);
         if (sqlite3_value_type(argv[0]) == SQLITE_NULL) throw_null_argument("name");
         if (sqlite3_value_type(argv[0]) != SQLITE_TEXT)
-            throw Error(ErrorKind::invalid_value, "name", "name must be text");
+            fail(Failure::argument_wrong_type, "name", {"text"});
         const auto* name_text = reinterpret_cast<const char*>(sqlite3_value_text(argv[0]));
         if (name_text == nullptr) throw std::bad_alloc();
         const std::string_view name(name_text, static_cast<std::size_t>(sqlite3_value_bytes(argv[0])));
         if (name != kDefaultTtlName)
-            throw Error(ErrorKind::invalid_value, "name",
-                        "unknown setting \"" + excerpt(name) + "\" (known: default_ttl)");
+            fail(Failure::unknown_setting, "name", {excerpt(name)});
 
         std::string value;
         if (argc == 1) {
@@ -429,7 +426,7 @@ void exactly_once_trust_schema(sqlite3_context* ctx, int argc, sqlite3_value** a
         expect_args(argc, 1, 1);
         if (sqlite3_value_type(argv[0]) == SQLITE_NULL) throw_null_argument("schema");
         if (sqlite3_value_type(argv[0]) != SQLITE_TEXT)
-            throw Error(ErrorKind::invalid_value, "schema", "schema must be text");
+            fail(Failure::argument_wrong_type, "schema", {"text"});
         const auto* text = reinterpret_cast<const char*>(sqlite3_value_text(argv[0]));
         if (text == nullptr) throw std::bad_alloc();
         const std::string name = connection(ctx).trust_schema(

@@ -16,7 +16,7 @@ eo::Error error_of(auto&& f) {
         return e;
     }
     ADD_FAILURE() << "expected an exactly_once::Error";
-    return eo::Error(eo::ErrorKind::null_argument, "", "");
+    return eo::Error(eo::Failure::argument_null, "", "");
 }
 }  // namespace
 

@@ -73,8 +73,6 @@ static_assert(in_failure_order(), "kCatalogue lists the entries in Failure order
 
 }  // namespace
 
-const CatalogueEntry* catalogue_begin() noexcept { return std::begin(kCatalogue); }
-const CatalogueEntry* catalogue_end() noexcept { return std::end(kCatalogue); }
 const CatalogueEntry& catalogue_entry(Failure failure) noexcept {
     return kCatalogue[static_cast<std::size_t>(failure)];
 }

@@ -71,9 +71,6 @@ struct CatalogueEntry {
     const char* wording;  // with {arg}, {1}, {2}, ...
 };
 
-// The whole catalogue, in Failure order (for docs and the conformance coverage check).
-const CatalogueEntry* catalogue_begin() noexcept;
-const CatalogueEntry* catalogue_end() noexcept;
 const CatalogueEntry& catalogue_entry(Failure failure) noexcept;
 
 // Five-character SQLSTATE of a kind.

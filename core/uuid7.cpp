@@ -6,6 +6,7 @@
 #include <system_error>
 
 namespace exactly_once {
+namespace {
 
 void system_random_bytes(std::uint8_t* out, std::size_t n) {
     while (n > 0) {
@@ -18,6 +19,8 @@ void system_random_bytes(std::uint8_t* out, std::size_t n) {
         n -= static_cast<std::size_t>(got);
     }
 }
+
+}  // namespace
 
 Uuid7Generator::Uuid7Generator() : random_(system_random_bytes) {}
 Uuid7Generator::Uuid7Generator(RandomSource random) : random_(std::move(random)) {}
@@ -47,12 +50,6 @@ Uuid Uuid7Generator::next(UnixMillis now) {
     id[8] = static_cast<std::uint8_t>(0x80 | (rnd[2] & 0x3f));  // variant 10
     for (int i = 9; i < 16; ++i) id[i] = rnd[i - 6];
     return id;
-}
-
-UnixMillis uuid7_timestamp(const Uuid& id) noexcept {
-    std::uint64_t ms = 0;
-    for (int i = 0; i < 6; ++i) ms = (ms << 8) | id[i];
-    return static_cast<UnixMillis>(ms);
 }
 
 }  // namespace exactly_once

@@ -31,9 +31,4 @@ private:
     std::uint16_t counter_ = 0;  // 12 bits used
 };
 
-void system_random_bytes(std::uint8_t* out, std::size_t n);
-
-// Timestamp field of a v7 id (for tests and relays).
-UnixMillis uuid7_timestamp(const Uuid& id) noexcept;
-
 }  // namespace exactly_once

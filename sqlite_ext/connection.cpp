@@ -9,20 +9,21 @@
 
 #include "core/errors.hpp"
 #include "core/schema_trust.hpp"
+#include "sqlite_ext/schema_names.hpp"
 
 namespace exactly_once::sqlite {
 namespace {
 
 // State tables, created on first use in schema main, inside the caller's transaction.
 // The claims table is deliberately lean: 16-byte key + expiry, nothing else, no rowid.
-constexpr const char* kSchemaSql =
-    "CREATE TABLE IF NOT EXISTS main.exactly_once_claims("
+constexpr const char* kSchemaSql = sql<
+    "CREATE TABLE IF NOT EXISTS main.{claims}("
     "  k BLOB PRIMARY KEY,"             // dedup_key(scope, key): 16 bytes
     "  expires_at INTEGER NOT NULL"     // Unix ms; the claim is live while now < expires_at
     ") WITHOUT ROWID;"
-    "CREATE INDEX IF NOT EXISTS main.exactly_once_claims_by_expiry"
-    "  ON exactly_once_claims(expires_at);"
-    "CREATE TABLE IF NOT EXISTS main.exactly_once_outbox("
+    "CREATE INDEX IF NOT EXISTS main.{claims}_by_expiry"
+    "  ON {claims}(expires_at);"
+    "CREATE TABLE IF NOT EXISTS main.{outbox}("
     "  seq INTEGER PRIMARY KEY AUTOINCREMENT,"  // commit order; never reused after deletes
     "  id TEXT NOT NULL UNIQUE,"                // UUIDv7 text; the relay's Idempotency-Key
     "  topic TEXT NOT NULL,"
@@ -37,59 +38,17 @@ constexpr const char* kSchemaSql =
     "  delivered_at INTEGER,"
     "  last_error TEXT"
     ");"
-    "CREATE INDEX IF NOT EXISTS main.exactly_once_outbox_pending"
-    "  ON exactly_once_outbox(topic, key, seq) WHERE delivered_at IS NULL;"
-    "CREATE TABLE IF NOT EXISTS main.exactly_once_config("
+    "CREATE INDEX IF NOT EXISTS main.{outbox}_pending"
+    "  ON {outbox}(topic, key, seq) WHERE delivered_at IS NULL;"
+    "CREATE TABLE IF NOT EXISTS main.{config}("
     "  name TEXT PRIMARY KEY,"
     "  value TEXT NOT NULL,"  // canonical text, e.g. '48h'
     "  ms INTEGER,"           // the same duration in ms, read by claim_once's one statement
     // A hand edit must not shorten (or stretch past kMaxTtl) every claim silently.
     "  CONSTRAINT default_ttl_ms_is_a_valid_ttl"
     "    CHECK (name <> 'default_ttl' OR (typeof(ms) = 'integer' AND ms BETWEEN 1 AND 3153600000000))"
-    ") WITHOUT ROWID;";
-static_assert(kMaxTtl.count() == 3153600000000, "the CHECK above and claim_default_ttl spell out kMaxTtl");
-
-// Clock. The statements read the clock themselves, through exactly_once_now() (registered
-// by functions.cpp, neither DETERMINISTIC nor constant), never from a bound "now": SQLite
-// evaluates a non-constant function in the statement body, after OP_Transaction has taken
-// the lock (waiting in the busy handler if need be), so a wait for the lock never shortens
-// a TTL, never lets two callers win within one TTL and never judges liveness by a clock
-// read before the wait (docs/DESIGN.md §4 Claims). A deterministic function, or a bound
-// parameter, would be computed before or outside that wait.
-constexpr const char* kSql[] = {
-    // claim_with_ttl: ?1 key, ?2 ttl ms (at most kMaxTtl, so the sum cannot overflow). One
-    // statement; sqlite3_changes() is 1 when a row was inserted or an expired one renewed,
-    // 0 when a live claim exists.
-    "INSERT INTO main.exactly_once_claims(k, expires_at) VALUES(?1, exactly_once_now() + ?2)"
-    " ON CONFLICT(k) DO UPDATE SET expires_at = excluded.expires_at"
-    " WHERE exactly_once_claims.expires_at <= exactly_once_now()",
-    // claim_default_ttl: ?1 key, ?2 built-in default ttl ms. The configured TTL is read
-    // inside the same statement, so it is always current and transactional. No row: the
-    // built-in default. A row whose ms is not a valid TTL (the CHECK bypassed) gives NULL,
-    // which the NOT NULL on expires_at turns into an error (reworded by claim_once).
-    "INSERT INTO main.exactly_once_claims(k, expires_at) VALUES(?1, exactly_once_now() + ("
-    "SELECT CASE WHEN count(*) = 0 THEN ?2"
-    " WHEN typeof(ms) = 'integer' AND ms BETWEEN 1 AND 3153600000000 THEN ms END"
-    " FROM main.exactly_once_config WHERE name = 'default_ttl'))"
-    " ON CONFLICT(k) DO UPDATE SET expires_at = excluded.expires_at"
-    " WHERE exactly_once_claims.expires_at <= exactly_once_now()",
-    // is_claimed: ?1 key
-    "SELECT 1 FROM main.exactly_once_claims WHERE k = ?1 AND expires_at > exactly_once_now()",
-    // release_claim: ?1 key (only a live claim counts as released)
-    "DELETE FROM main.exactly_once_claims WHERE k = ?1 AND expires_at > exactly_once_now()",
-    // purge_expired: ?1 limit; oldest first through the expiry index
-    "DELETE FROM main.exactly_once_claims WHERE k IN (SELECT k FROM main.exactly_once_claims"
-    " WHERE expires_at <= exactly_once_now() ORDER BY expires_at LIMIT ?1)",
-    // outbox_emit
-    "INSERT INTO main.exactly_once_outbox(id, topic, key, payload, headers, created_at)"
-    " VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
-    // config_get
-    "SELECT value FROM main.exactly_once_config WHERE name = ?1",
-    // config_set
-    "INSERT INTO main.exactly_once_config(name, value, ms) VALUES(?1, ?2, ?3)"
-    " ON CONFLICT(name) DO UPDATE SET value = excluded.value, ms = excluded.ms",
-};
-static_assert(sizeof(kSql) / sizeof(kSql[0]) == static_cast<int>(Sql::count_));
+    ") WITHOUT ROWID;">;
+static_assert(kMaxTtl.count() == 3153600000000, "the CHECK above spells out kMaxTtl");
 
 // ---- eponymous-only virtual table `exactly_once_session` -------------------------------
 // One row: how many statements this connection has cached. Its real job is its lifetime:
@@ -237,19 +196,6 @@ void Connection::release(void* self) noexcept {
     if (--conn->refs_ == 0) delete conn;
 }
 
-namespace {
-
-// Only our own tables count as missing: a "no such table" from a user's trigger on one of
-// them is that user's error, not a reason to create the schema or to answer "nothing stored".
-bool is_own_missing_table(std::string_view message) noexcept {
-    constexpr std::string_view kPrefix = "no such table: main.";
-    if (!message.starts_with(kPrefix)) return false;
-    message.remove_prefix(kPrefix.size());
-    return message == "exactly_once_claims" || message == "exactly_once_outbox" || message == "exactly_once_config";
-}
-
-}  // namespace
-
 void Connection::throw_last_error(int rc) {
     // An inner call failed because the nesting bound was hit: report that, once, instead
     // of wrapping "fn: " around it at every level on the way out.
@@ -284,7 +230,7 @@ void Connection::connect_session() noexcept {
     // Preparing a SELECT on the eponymous table connects it (xConnect); finalizing the
     // statement keeps it connected until sqlite3_close() or the module is replaced.
     sqlite3_stmt* probe = nullptr;
-    sqlite3_prepare_v2(db_, "SELECT cached_statements FROM exactly_once_session", -1, &probe, nullptr);
+    sqlite3_prepare_v2(db_, sql<"SELECT cached_statements FROM {session}">, -1, &probe, nullptr);
     sqlite3_finalize(probe);
 }
 
@@ -293,25 +239,18 @@ void Connection::session_disconnected() noexcept {
     finalize_all();
 }
 
-int Connection::cached_statements() const noexcept {
-    int n = 0;
-    for (auto* s : cache_) n += s != nullptr;
-    return n;
-}
+int Connection::cached_statements() const noexcept { return static_cast<int>(cache_.size()); }
 
 void Connection::finalize_all() noexcept {
-    for (auto*& s : cache_) {
-        sqlite3_finalize(s);
-        s = nullptr;
-    }
+    for (CachedStatement& c : cache_) sqlite3_finalize(c.stmt);
+    cache_.clear();
     for (AttachedSchema& a : attached_) a.finalize();
     attached_.clear();
 }
 
-sqlite3_stmt* Connection::prepare(const std::string& sql, bool persistent) {
+sqlite3_stmt* Connection::prepare(const char* text, bool persistent) {
     sqlite3_stmt* stmt = nullptr;
-    const int rc = sqlite3_prepare_v3(db_, sql.c_str(), static_cast<int>(sql.size()),
-                                      persistent ? SQLITE_PREPARE_PERSISTENT : 0, &stmt, nullptr);
+    const int rc = sqlite3_prepare_v3(db_, text, -1, persistent ? SQLITE_PREPARE_PERSISTENT : 0, &stmt, nullptr);
     if (rc != SQLITE_OK) {
         sqlite3_finalize(stmt);
         throw_last_error(rc);
@@ -319,18 +258,20 @@ sqlite3_stmt* Connection::prepare(const std::string& sql, bool persistent) {
     return stmt;
 }
 
-sqlite3_stmt* Connection::prepare(Sql which, bool persistent) { return prepare(kSql[static_cast<int>(which)], persistent); }
-
-Statement Connection::statement(Sql which) {
+Statement Connection::statement(const StatementSpec& spec) {
     connect_session();
     if (session_connected_) {
-        sqlite3_stmt*& slot = cache_[static_cast<int>(which)];
-        if (slot == nullptr) slot = prepare(which, /*persistent=*/true);
-        if (!sqlite3_stmt_busy(slot)) return Statement(*this, slot, /*owned=*/false);
+        auto cached = std::find_if(cache_.begin(), cache_.end(), [&](const CachedStatement& c) { return c.spec == &spec; });
+        if (cached == cache_.end()) {
+            cache_.reserve(cache_.size() + 1);  // cannot throw after the prepare: no leak
+            cache_.push_back({&spec, prepare(spec.sql, /*persistent=*/true)});
+            cached = cache_.end() - 1;
+        }
+        if (!sqlite3_stmt_busy(cached->stmt)) return Statement(*this, cached->stmt, /*owned=*/false);
         // The cached copy is running further up the stack (a trigger on our own table
         // calling us again): use a private one.
     }
-    return Statement(*this, prepare(which, /*persistent=*/false), /*owned=*/true);
+    return Statement(*this, prepare(spec.sql, /*persistent=*/false), /*owned=*/true);
 }
 
 void Connection::create_schema() {
@@ -426,7 +367,7 @@ Connection::AttachedSchema& Connection::attached_schema(const std::string& name)
         if (a.name == name) return a;
     AttachedSchema a;
     a.name = name;
-    // Persistent statements, cached under the same rule as those of kSql (finalize_all).
+    // Persistent statements, cached under the same rule as the named ones (finalize_all).
     // SQLite re-prepares one whose schema changed or that a DETACH expired (DETACH
     // expires every statement of the connection), so each always reads what is attached
     // under that name now; the re-prepare is counted, which invalidates the verdict.

@@ -16,7 +16,6 @@
 // and finalized at once: slower, never a leak and never SQLITE_BUSY at close.
 #pragma once
 
-#include <array>
 #include <cstdint>
 #include <stdexcept>
 #include <string>
@@ -27,11 +26,12 @@
 #include "core/expiry.hpp"
 #include "core/uuid7.hpp"
 #include "sqlite_ext/sqlite_api.hpp"
+#include "sqlite_ext/statements.hpp"
 
 namespace exactly_once::sqlite {
 
 // Name of the eponymous-only virtual table whose connection scopes the statement cache.
-inline constexpr const char* kSessionTable = "exactly_once_session";
+inline constexpr const char* kSessionTable = sql<"{session}">;
 
 // An error reported by SQLite itself while running one of our statements.
 class SqliteError : public std::runtime_error {
@@ -58,18 +58,6 @@ public:
 // Upper bound on nested writing calls, below the connection's SQLITE_LIMIT_TRIGGER_DEPTH.
 // Each level costs a full sqlite3_step() frame on the C stack, so keep it small.
 inline constexpr int kMaxCallDepth = 64;
-
-enum class Sql : int {
-    claim_with_ttl,
-    claim_default_ttl,
-    is_claimed,
-    release_claim,
-    purge_expired,
-    outbox_emit,
-    config_get,
-    config_set,
-    count_
-};
 
 class Connection;
 
@@ -124,10 +112,10 @@ public:
 
     sqlite3* db() const noexcept { return db_; }
 
-    // A statement ready to bind. Cached (SQLITE_PREPARE_PERSISTENT) while the session
-    // table is connected and the cached copy is not already running (re-entrant call).
-    // Throws MissingTable when a state table does not exist.
-    Statement statement(Sql which);
+    // The statement `spec` ready to bind. Cached (SQLITE_PREPARE_PERSISTENT), one copy per
+    // spec, while the session table is connected and the cached copy is not already running
+    // (re-entrant call). Throws MissingTable when a state table does not exist.
+    Statement statement(const StatementSpec& spec);
 
     // CREATE TABLE/INDEX IF NOT EXISTS for every state table, in schema main, inside
     // whatever transaction the caller has open; all or nothing.
@@ -168,8 +156,8 @@ private:
     void check_depth();
     [[noreturn]] void throw_too_deep() const;
     void connect_session() noexcept;
-    sqlite3_stmt* prepare(Sql which, bool persistent);
-    sqlite3_stmt* prepare(const std::string& sql, bool persistent);  // throws on failure
+    sqlite3_stmt* prepare(const char* sql, bool persistent);  // throws on failure
+    sqlite3_stmt* prepare(const std::string& sql, bool persistent) { return prepare(sql.c_str(), persistent); }
     void finalize_all() noexcept;
     bool has_db_name_api() const noexcept { return host_version_ >= kDbNameApiVersion; }
     // Database i (0 main, 1 temp, 2.. attached), nullptr past the last or on older hosts.
@@ -203,7 +191,13 @@ private:
     int depth_ = 0;                   // writing calls in progress on this connection
     int depth_limit_ = 0;             // the bound that was exceeded, for the message
     bool too_deep_ = false;           // the bound was hit; cleared when the outermost call ends
-    std::array<sqlite3_stmt*, static_cast<int>(Sql::count_)> cache_{};
+    // Prepared copies of named statements, found by the spec's address (a handful: a scan
+    // is as quick as any lookup).
+    struct CachedStatement {
+        const StatementSpec* spec;
+        sqlite3_stmt* stmt;
+    };
+    std::vector<CachedStatement> cache_;
     // Attached databases trusted by exactly_once_trust_schema: (name, file name then).
     std::vector<std::pair<std::string, std::string>> trusted_;
     // Per attached name, while the statement cache lives (finalized with it).

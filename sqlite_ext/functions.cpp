@@ -22,6 +22,7 @@
 #include "core/version.hpp"
 #include "sqlite_ext/connection.hpp"
 #include "sqlite_ext/exactly_once_sqlite.h"
+#include "sqlite_ext/statements.hpp"
 
 SQLITE_EXTENSION_INIT1
 
@@ -199,6 +200,62 @@ DedupKey dedup_key_of_args(sqlite3_value** argv) {
     return compute_dedup_key(scope.view(), key.view());
 }
 
+// ---- statements, by capability ---------------------------------------------------------
+//
+// Clock. The statements read the clock themselves, through exactly_once_now() (registered
+// below, neither DETERMINISTIC nor constant), never from a bound "now": SQLite evaluates a
+// non-constant function in the statement body, after OP_Transaction has taken the lock
+// (waiting in the busy handler if need be), so a wait for the lock never shortens a TTL,
+// never lets two callers win within one TTL and never judges liveness by a clock read
+// before the wait (docs/DESIGN.md §4 Claims). A deterministic function, or a bound
+// parameter, would be computed before or outside that wait.
+
+// Claims.
+// ?1 key, ?2 ttl ms (at most kMaxTtl, so the sum cannot overflow). One statement;
+// sqlite3_changes() is 1 when a row was inserted or an expired one renewed, 0 when a live
+// claim exists.
+constexpr StatementSpec kClaimWithTtl{
+    "claim_with_ttl",
+    sql<"INSERT INTO main.{claims}(k, expires_at) VALUES(?1, exactly_once_now() + ?2)"
+        " ON CONFLICT(k) DO UPDATE SET expires_at = excluded.expires_at"
+        " WHERE {claims}.expires_at <= exactly_once_now()">};
+// ?1 key, ?2 built-in default ttl ms. The configured TTL is read inside the same statement,
+// so it is always current and transactional. No row: the built-in default. A row whose ms
+// is not a valid TTL (the CHECK bypassed) gives NULL, which the NOT NULL on expires_at turns
+// into an error (reworded by claim_once).
+constexpr StatementSpec kClaimDefaultTtl{
+    "claim_default_ttl",
+    sql<"INSERT INTO main.{claims}(k, expires_at) VALUES(?1, exactly_once_now() + ("
+        "SELECT CASE WHEN count(*) = 0 THEN ?2"
+        " WHEN typeof(ms) = 'integer' AND ms BETWEEN 1 AND 3153600000000 THEN ms END"
+        " FROM main.{config} WHERE name = 'default_ttl'))"
+        " ON CONFLICT(k) DO UPDATE SET expires_at = excluded.expires_at"
+        " WHERE {claims}.expires_at <= exactly_once_now()">};
+static_assert(kMaxTtl.count() == 3153600000000, "claim_default_ttl spells out kMaxTtl");
+// ?1 key
+constexpr StatementSpec kIsClaimed{
+    "is_claimed", sql<"SELECT 1 FROM main.{claims} WHERE k = ?1 AND expires_at > exactly_once_now()">};
+// ?1 key (only a live claim counts as released)
+constexpr StatementSpec kReleaseClaim{
+    "release_claim", sql<"DELETE FROM main.{claims} WHERE k = ?1 AND expires_at > exactly_once_now()">};
+// ?1 max_rows; oldest first through the expiry index
+constexpr StatementSpec kPurgeExpired{
+    "purge_expired",
+    sql<"DELETE FROM main.{claims} WHERE k IN (SELECT k FROM main.{claims}"
+        " WHERE expires_at <= exactly_once_now() ORDER BY expires_at LIMIT ?1)">};
+
+// Outbox.
+constexpr StatementSpec kInsertEvent{
+    "insert_event",
+    sql<"INSERT INTO main.{outbox}(id, topic, key, payload, headers, created_at) VALUES(?1, ?2, ?3, ?4, ?5, ?6)">};
+
+// Config.
+constexpr StatementSpec kConfigGet{"config_get", sql<"SELECT value FROM main.{config} WHERE name = ?1">};
+constexpr StatementSpec kConfigSet{
+    "config_set",
+    sql<"INSERT INTO main.{config}(name, value, ms) VALUES(?1, ?2, ?3)"
+        " ON CONFLICT(name) DO UPDATE SET value = excluded.value, ms = excluded.ms">};
+
 // ---- functions -------------------------------------------------------------------------
 
 // claim_once(scope, key [, ttl]) -> 1 when this call claimed the key, 0 when a live claim exists.
@@ -212,15 +269,15 @@ void claim_once(sqlite3_context* ctx, int argc, sqlite3_value** argv) noexcept {
         if (argc == 3) ttl = duration_arg(argv[2], "ttl");
         conn.check_attached_schemas();
         const bool claimed = with_schema(conn, [&] {
-            // The statement reads the clock itself, after the write lock is held (kSql).
-            Statement st = conn.statement(ttl ? Sql::claim_with_ttl : Sql::claim_default_ttl);
+            // The statement reads the clock itself, after the write lock is held (see Clock).
+            Statement st = conn.statement(ttl ? kClaimWithTtl : kClaimDefaultTtl);
             st.bind_blob(1, k.bytes.data(), static_cast<int>(k.bytes.size()));
             st.bind_int64(2, ttl ? ttl->count() : kDefaultTtl.count());
             try {
                 st.run();
             } catch (const SqliteError& e) {
                 // The statement turns a stored default_ttl that is not a valid TTL into a
-                // NULL expiry (see kSql): say what is wrong rather than "NOT NULL ...".
+                // NULL expiry (kClaimDefaultTtl): say what is wrong rather than "NOT NULL ...".
                 if (!ttl && e.code() == SQLITE_CONSTRAINT_NOTNULL)
                     fail(Failure::stored_setting_invalid, kDefaultTtlName);
                 throw;
@@ -242,7 +299,7 @@ void is_claimed(sqlite3_context* ctx, int argc, sqlite3_value** argv) noexcept {
         const DedupKey k = dedup_key_of_args(argv);
         const bool live = if_schema(
             [&] {
-                Statement st = conn.statement(Sql::is_claimed);  // reads the clock after any wait
+                Statement st = conn.statement(kIsClaimed);  // reads the clock after any wait
                 st.bind_blob(1, k.bytes.data(), static_cast<int>(k.bytes.size()));
                 return st.step();
             },
@@ -261,7 +318,7 @@ void release_claim(sqlite3_context* ctx, int argc, sqlite3_value** argv) noexcep
         conn.check_attached_schemas();
         const bool released = if_schema(
             [&] {
-                Statement st = conn.statement(Sql::release_claim);  // reads the clock after the lock
+                Statement st = conn.statement(kReleaseClaim);  // reads the clock after the lock
                 st.bind_blob(1, k.bytes.data(), static_cast<int>(k.bytes.size()));
                 st.run();
                 return sqlite3_changes(conn.db()) == 1;
@@ -289,7 +346,7 @@ void purge_expired(sqlite3_context* ctx, int argc, sqlite3_value** argv) noexcep
         limit = std::min<sqlite3_int64>(limit, std::numeric_limits<int>::max());
         const sqlite3_int64 removed = if_schema(
             [&] {
-                Statement st = conn.statement(Sql::purge_expired);  // reads the clock after the lock
+                Statement st = conn.statement(kPurgeExpired);  // reads the clock after the lock
                 st.bind_int64(1, limit);
                 st.run();
                 return sqlite3_int64{sqlite3_changes(conn.db())};
@@ -343,7 +400,7 @@ void outbox_emit(sqlite3_context* ctx, int argc, sqlite3_value** argv) noexcept 
                 st.bind_text(i, b.data, b.size);
         };
         with_schema(conn, [&] {
-            Statement st = conn.statement(Sql::outbox_emit);
+            Statement st = conn.statement(kInsertEvent);
             st.bind_text(1, id.data(), static_cast<int>(id.size()));
             bind_bytes(st, 2, topic);
             bind_bytes(st, 3, key);
@@ -378,7 +435,7 @@ void exactly_once_config(sqlite3_context* ctx, int argc, sqlite3_value** argv) n
         if (argc == 1) {
             value = if_schema(
                 [&] {
-                    Statement st = conn.statement(Sql::config_get);
+                    Statement st = conn.statement(kConfigGet);
                     st.bind_text(1, kDefaultTtlName.data(), static_cast<int>(kDefaultTtlName.size()));
                     if (!st.step()) return format_duration(kDefaultTtl);
                     const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(st.get(), 0));
@@ -390,7 +447,7 @@ void exactly_once_config(sqlite3_context* ctx, int argc, sqlite3_value** argv) n
             const Duration ttl = duration_arg(argv[1], "default_ttl");
             value = format_duration(ttl);
             with_schema(conn, [&] {
-                Statement st = conn.statement(Sql::config_set);
+                Statement st = conn.statement(kConfigSet);
                 st.bind_text(1, kDefaultTtlName.data(), static_cast<int>(kDefaultTtlName.size()));
                 st.bind_text(2, value.data(), static_cast<int>(value.size()));
                 st.bind_int64(3, ttl.count());
@@ -410,7 +467,7 @@ void exactly_once_version(sqlite3_context* ctx, int argc, sqlite3_value**) noexc
 }
 
 // exactly_once_now() -> the connection's clock, Unix ms. Our statements call it so that
-// they read the clock after taking the lock (see kSql in connection.cpp).
+// they read the clock after taking the lock (see Clock above).
 void exactly_once_now(sqlite3_context* ctx, int argc, sqlite3_value**) noexcept {
     guarded(ctx, "exactly_once_now", [&] {
         expect_args(argc, 0, 0);

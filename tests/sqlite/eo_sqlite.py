@@ -5,8 +5,15 @@ EXACTLY_ONCE_SQLITE_EXT (path of exactly_once.so), EXACTLY_ONCE_VECTORS (dedup k
 EXACTLY_ONCE_VERSION, SQLITE3_CLI.
 """
 import os
+import re
+import shutil
 import sqlite3
+import subprocess
+import sys
+import tempfile
+import textwrap
 import time
+import unittest
 
 EXT = os.environ.get("EXACTLY_ONCE_SQLITE_EXT", "")
 VECTORS = os.environ.get("EXACTLY_ONCE_VECTORS", "")
@@ -65,3 +72,57 @@ def read_vectors(path=None):
             scope_hex, key_hex, expected = line.split("\t")
             out.append((bytes.fromhex(scope_hex), bytes.fromhex(key_hex), expected.lower()))
     return out
+
+
+# Shared by the suites (tests/sqlite/test_*.py).
+UUID7 = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
+HOUR_MS = 3_600_000
+DAY_MS = 24 * HOUR_MS
+
+
+def cached_statements(db):
+    return one(db, "SELECT cached_statements FROM exactly_once_session")
+
+
+class TempDirTest(unittest.TestCase):
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="eo_sqlite_")
+        self.addCleanup(shutil.rmtree, self.dir, True)
+
+    def path(self, name):
+        return os.path.join(self.dir, name)
+
+
+class ClaimsDbTest(unittest.TestCase):
+    """A fresh in-memory database, and the claims table read and written directly."""
+
+    def setUp(self):
+        self.db = connect()
+        self.addCleanup(self.db.close)
+
+    def expiry_of(self, scope, key):
+        return one(self.db, "SELECT expires_at FROM exactly_once_claims WHERE k = dedup_key(?, ?)", scope, key)
+
+    def set_expiry(self, scope, key, expires_at):
+        self.db.execute("UPDATE exactly_once_claims SET expires_at = ? WHERE k = dedup_key(?, ?)",
+                        (expires_at, scope, key))
+
+    def insert_expired(self, prefix, n):
+        # Claims that expired a second ago, written directly so the test need not sleep.
+        self.db.execute(
+            "WITH RECURSIVE i(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM i WHERE n < ?) "
+            "INSERT INTO exactly_once_claims(k, expires_at) SELECT dedup_key(?, n), ? FROM i",
+            (n, prefix, now_ms() - 1000))
+
+
+def run_isolated(test, code, timeout=120):
+    """Runs `code` (which prints its findings) in a new Python process, so that a crash
+    fails the test instead of ending the suite; returns its output."""
+    prelude = "import sqlite3, sys\nfrom eo_sqlite import connect, one, EXT\n"
+    try:
+        proc = subprocess.run([sys.executable, "-c", prelude + textwrap.dedent(code)], capture_output=True,
+                              text=True, timeout=timeout, cwd=os.path.dirname(os.path.abspath(__file__)))
+    except subprocess.TimeoutExpired:
+        test.fail(f"did not finish within {timeout} s")
+    test.assertEqual(proc.returncode, 0, f"exit status {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
+    return proc.stdout

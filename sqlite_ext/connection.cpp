@@ -46,7 +46,7 @@ constexpr const char* kSchemaSql = sql<
     "  ms INTEGER,"           // the same duration in ms, read by claim_once's one statement
     // A hand edit must not shorten (or stretch past kMaxTtl) every claim silently.
     "  CONSTRAINT default_ttl_ms_is_a_valid_ttl"
-    "    CHECK (name <> 'default_ttl' OR (typeof(ms) = 'integer' AND ms BETWEEN 1 AND 3153600000000))"
+    "    CHECK (name <> '{default_ttl}' OR (typeof(ms) = 'integer' AND ms BETWEEN 1 AND 3153600000000))"
     ") WITHOUT ROWID;">;
 static_assert(kMaxTtl.count() == 3153600000000, "the CHECK above spells out kMaxTtl");
 
@@ -399,8 +399,8 @@ void Connection::refuse_if_schema_names_writer(const std::string& name, sqlite3_
         const std::string_view writer =
             state_writer_named_in({text, static_cast<std::size_t>(sqlite3_column_bytes(scan, 2))});
         if (writer.empty()) continue;
-        throw SqliteError(SQLITE_AUTH, untrusted_schema_message(writer, name, column_string(scan, 0),
-                                                                column_string(scan, 1)));
+        throw Error(Failure::untrusted_schema, "",
+                    untrusted_schema_message(writer, name, column_string(scan, 0), column_string(scan, 1)));
     }
 }
 

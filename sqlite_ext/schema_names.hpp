@@ -10,17 +10,23 @@
 namespace exactly_once::sqlite {
 
 struct SchemaName {
+    enum Kind {
+        state_table,    // a table of ours in schema main, created on first use
+        setting,        // a row name in {config}
+        virtual_table,  // registered per connection, stores nothing
+    };
     std::string_view placeholder;  // as written in SQL between braces
     std::string_view name;         // as stored in SQLite
-    bool state_table;              // a table of ours in schema main (created on first use)
+    Kind kind;
 };
 
 inline constexpr SchemaName kSchemaNames[] = {
-    {"claims", "exactly_once_claims", true},
-    {"outbox", "exactly_once_outbox", true},
-    {"config", "exactly_once_config", true},
-    // The eponymous virtual table whose connection scopes the statement cache (connection.hpp).
-    {"session", "exactly_once_session", false},
+    {"claims", "exactly_once_claims", SchemaName::state_table},
+    {"outbox", "exactly_once_outbox", SchemaName::state_table},
+    {"config", "exactly_once_config", SchemaName::state_table},
+    {"default_ttl", "default_ttl", SchemaName::setting},
+    // Whose connection scopes the statement cache (connection.hpp).
+    {"session", "exactly_once_session", SchemaName::virtual_table},
 };
 
 // The name written {placeholder}; a placeholder that is not listed does not compile when
@@ -31,6 +37,9 @@ constexpr std::string_view schema_name(std::string_view placeholder) {
     throw "sqlite_ext/schema_names.hpp: unknown {placeholder} in SQL";
 }
 
+// The one setting exactly_once_config knows.
+inline constexpr std::string_view kDefaultTtlSetting = schema_name("default_ttl");
+
 // True for SQLite's "no such table: main.<t>" when <t> is one of our state tables. Only our
 // own tables count as missing: a "no such table" from a user's trigger on one of them is that
 // user's error, not a reason to create the schema or to answer "nothing stored".
@@ -39,7 +48,7 @@ constexpr bool is_own_missing_table(std::string_view message) noexcept {
     if (!message.starts_with(kPrefix)) return false;
     message.remove_prefix(kPrefix.size());
     for (const SchemaName& n : kSchemaNames)
-        if (n.state_table && n.name == message) return true;
+        if (n.kind == SchemaName::state_table && n.name == message) return true;
     return false;
 }
 

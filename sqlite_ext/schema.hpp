@@ -1,0 +1,31 @@
+// The state in schema main as the capabilities see it: created on first use inside the
+// caller's transaction (Connection::create_schema), read as "nothing stored" while absent.
+#pragma once
+
+#include "sqlite_ext/connection.hpp"
+
+namespace exactly_once::sqlite {
+
+// Runs a writing operation; if a state table is missing (first use, rolled back, dropped),
+// creates the schema in the caller's transaction and runs it once more.
+template <class F>
+auto with_schema(Connection& conn, F&& op) -> decltype(op()) {
+    try {
+        return op();
+    } catch (const MissingTable&) {
+    }
+    conn.create_schema();
+    return op();
+}
+
+// Runs a reading operation; a missing state table means "nothing stored yet".
+template <class F, class T>
+auto if_schema(F&& op, T fallback) -> decltype(op()) {
+    try {
+        return op();
+    } catch (const MissingTable&) {
+        return fallback;
+    }
+}
+
+}  // namespace exactly_once::sqlite

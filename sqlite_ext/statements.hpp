@@ -14,8 +14,13 @@
 namespace exactly_once::sqlite {
 
 struct StatementSpec {
+    enum Use {
+        repeated,  // run by calls again and again: cached while the connection lives
+        rare,      // schema creation and upgrade: prepared for each use, never cached
+    };
     const char* name;  // says what the statement does, for readers and debuggers
     const char* sql;   // names already expanded: use sql<"..."> below
+    Use use = repeated;
 };
 
 namespace detail {

@@ -54,6 +54,16 @@ constexpr CatalogueEntry kCatalogue[] = {
      "(which refuses these functions in every schema's triggers and views, main's included)"},
     {F::read_only_database, K::read_only, "read_only_database",
      "cannot write to a read-only database (state lives in schema main): {1}"},
+    {F::schema_newer, K::bad_state, "schema_newer",
+     "this database's exactly_once schema is version {1}, newer than this extension ({2}): load exactly_once "
+     "{1} or later"},
+    {F::schema_version_unreadable, K::bad_state, "schema_version_unreadable",
+     "this database's exactly_once schema version \"{1}\" is not a release number (exactly_once_meta was "
+     "edited?)"},
+    {F::schema_upgrade_blocked, K::bad_state, "schema_upgrade_blocked",
+     "this database's exactly_once tables have release {1}'s layout, and it cannot be upgraded while another "
+     "statement reads them (a SELECT ... FROM or INSERT ... SELECT calling us): run SELECT exactly_once_upgrade() "
+     "once on its own"},
     {F::not_called_as_trigger, K::trigger_misuse, "not_called_as_trigger", "must be called as a trigger"},
     {F::trigger_wrong_event, K::trigger_misuse, "trigger_wrong_event", "must be {1} trigger"},
     {F::trigger_wrong_arguments, K::invalid_value, "trigger_wrong_arguments", "expects the arguments ({1})"},

@@ -9,8 +9,9 @@ namespace exactly_once {
 
 using Duration = std::chrono::milliseconds;
 
-// Longest TTL accepted: 100 years of 365 days, worded "36500 days" in every message
-// (kMaxTtlWording). Keeps now + ttl far from int64 overflow and catches unit mistakes
+// Longest TTL accepted: 100 years of 365 days, worded "36500 days" in every message (the
+// ttl_too_long entry of core/errors.cpp; not "100 years": a calendar interval of '100 years'
+// is 36524+ days, over it). Keeps now + ttl far from int64 overflow and catches unit mistakes
 // ("48000h") early.
 inline constexpr Duration kMaxTtl = std::chrono::hours(24 * 365 * 100);
 inline constexpr Duration kDefaultTtl = std::chrono::hours(24);

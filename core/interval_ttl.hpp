@@ -8,11 +8,6 @@
 
 namespace exactly_once {
 
-// The maximum TTL as every front end words it ("ttl is too long (the maximum is 36500 days)").
-// Days, not "100 years": kMaxTtl is 100 years of 365 days, and a calendar interval of
-// '100 years' (36524+ days) is over it.
-inline constexpr const char* kMaxTtlWording = "36500 days";
-
 enum class IntervalTtl {
     not_positive,   // the span is <= 0 whatever the start date
     too_long,       // the span is over kMaxTtl whatever the start date (or a field alone is far beyond it)

@@ -204,20 +204,18 @@ extern "C" Datum eo_claim_once(PG_FUNCTION_ARGS) {
 // have millisecond precision).
 extern "C" Datum eo_claim_once_interval(PG_FUNCTION_ARGS) {
     const exactly_once::DedupKey dk = key_from_args("claim_once", fcinfo);
-    if (PG_ARGISNULL(2)) eo_raise_msg("claim_once", "22004", "ttl must not be NULL");
+    if (PG_ARGISNULL(2)) eo_fail("claim_once", exactly_once::Failure::argument_null, "ttl");
     Interval* ttl = PG_GETARG_INTERVAL_P(2);
-    char too_long[100];
-    snprintf(too_long, sizeof too_long, "ttl is too long (the maximum is %s)", exactly_once::kMaxTtlWording);
     switch (exactly_once::classify_interval_ttl(ttl->month, ttl->day, ttl->time)) {
-        case exactly_once::IntervalTtl::not_positive: eo_raise_msg("claim_once", "22023", "ttl must be positive");
-        case exactly_once::IntervalTtl::too_long: eo_raise_msg("claim_once", "22023", too_long);
+        case exactly_once::IntervalTtl::not_positive: eo_fail("claim_once", exactly_once::Failure::ttl_not_positive, "ttl", "");
+        case exactly_once::IntervalTtl::too_long: eo_fail("claim_once", exactly_once::Failure::ttl_too_long, "ttl");
         case exactly_once::IntervalTtl::check_calendar: break;
     }
     const TimestampTz now = GetCurrentTimestamp();
     const TimestampTz expires = DatumGetTimestampTz(
         DirectFunctionCall2(timestamptz_pl_interval, TimestampTzGetDatum(now), IntervalPGetDatum(ttl)));
-    if (expires <= now) eo_raise_msg("claim_once", "22023", "ttl must be positive");
-    if ((expires - now) / 1000 > kMaxTtlMs) eo_raise_msg("claim_once", "22023", too_long);
+    if (expires <= now) eo_fail("claim_once", exactly_once::Failure::ttl_not_positive, "ttl", "");
+    if ((expires - now) / 1000 > kMaxTtlMs) eo_fail("claim_once", exactly_once::Failure::ttl_too_long, "ttl");
     const EoTtl claim_ttl{ttl, 0};
     PG_RETURN_BOOL(eo_claim_exec(&dk, &claim_ttl));
 }
@@ -225,7 +223,7 @@ extern "C" Datum eo_claim_once_interval(PG_FUNCTION_ARGS) {
 // claim_once(scope, key, ttl bigint): seconds (integer arguments cast to bigint implicitly).
 extern "C" Datum eo_claim_once_seconds(PG_FUNCTION_ARGS) {
     const exactly_once::DedupKey dk = key_from_args("claim_once", fcinfo);
-    if (PG_ARGISNULL(2)) eo_raise_msg("claim_once", "22004", "ttl must not be NULL");
+    if (PG_ARGISNULL(2)) eo_fail("claim_once", exactly_once::Failure::argument_null, "ttl");
     const long long seconds = PG_GETARG_INT64(2);
     EoError err;
     std::int64_t ms = 0;
@@ -237,7 +235,7 @@ extern "C" Datum eo_claim_once_seconds(PG_FUNCTION_ARGS) {
 // claim_once(scope, key, ttl text): '90s', '15m', '48h', '7d', '1h30m', '3600'.
 extern "C" Datum eo_claim_once_text(PG_FUNCTION_ARGS) {
     const exactly_once::DedupKey dk = key_from_args("claim_once", fcinfo);
-    if (PG_ARGISNULL(2)) eo_raise_msg("claim_once", "22004", "ttl must not be NULL");
+    if (PG_ARGISNULL(2)) eo_fail("claim_once", exactly_once::Failure::argument_null, "ttl");
     text* t = PG_GETARG_TEXT_PP(2);
     const std::int64_t ms = eo_ttl_from_text_or_raise("claim_once", VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
     return claim_with_ttl_ms(&dk, ms);

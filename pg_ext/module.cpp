@@ -56,6 +56,18 @@ extern "C" void eo_raise_msg(const char* fn, const char* s, const char* message)
 
 extern "C" void eo_raise(const char* fn, const EoError* err) { eo_raise_msg(fn, err->sqlstate, err->message); }
 
+void eo_fail(const char* fn, exactly_once::Failure failure, const char* argument, const char* detail1,
+             const char* detail2) {
+    EoError err;
+    eo_guard(&err, [&] {
+        const std::string_view d1 = detail1 ? detail1 : "", d2 = detail2 ? detail2 : "";
+        if (detail2) exactly_once::fail(failure, argument ? argument : "", {d1, d2});
+        if (detail1) exactly_once::fail(failure, argument ? argument : "", {d1});
+        exactly_once::fail(failure, argument ? argument : "");
+    });
+    eo_raise(fn, &err);
+}
+
 // ---------------------------------------------------------------- running as the state owner
 
 // Owner of schema exactly_once, cached per backend; any change to a pg_namespace row

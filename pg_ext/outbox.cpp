@@ -91,28 +91,29 @@ void append_json_text(StringInfo buf, const char* key, const EoText* t, bool com
     pfree(s);
 }
 
+
+// The core's size limit on a jsonb the engine built (the jsonb overloads, the trigger's row).
+void check_jsonb_size(const char* fn, const Jsonb* j, const char* argument, std::size_t max_bytes) {
+    const std::size_t bytes = VARSIZE(j) - VARHDRSZ;
+    if (bytes <= max_bytes) return;
+    EoError err;
+    eo_guard(&err, [&] { exactly_once::throw_too_large(argument, bytes, max_bytes); });
+    eo_raise(fn, &err);
+}
+
 }  // namespace
 
 Datum eo_emit(const char* fn, const exactly_once::DedupKey* lock_key, const EoText* topic, const EoText* key,
-              Datum payload, bool payload_size_checked, bool has_headers, Datum headers) {
-
+              Datum payload, EoJsonChecked checked, bool has_headers, Datum headers) {
     Jsonb* pj = DatumGetJsonbP(payload);
-    if (!payload_size_checked && VARSIZE(pj) - VARHDRSZ > exactly_once::kMaxPayloadBytes) {
-        char msg[200];
-        snprintf(msg, sizeof msg, "payload is %zu bytes, over the limit of %zu bytes",
-                 static_cast<std::size_t>(VARSIZE(pj) - VARHDRSZ), exactly_once::kMaxPayloadBytes);
-        eo_raise_msg(fn, "54000", msg);
-    }
+    if (checked == EoJsonChecked::nothing) check_jsonb_size(fn, pj, "payload", exactly_once::kMaxPayloadBytes);
     Jsonb* hj = nullptr;
     if (has_headers) {
         hj = DatumGetJsonbP(headers);
-        if (VARSIZE(hj) - VARHDRSZ > exactly_once::kMaxHeadersBytes) {
-            char msg[200];
-            snprintf(msg, sizeof msg, "headers are %zu bytes, over the limit of %zu bytes",
-                     static_cast<std::size_t>(VARSIZE(hj) - VARHDRSZ), exactly_once::kMaxHeadersBytes);
-            eo_raise_msg(fn, "54000", msg);
+        if (checked != EoJsonChecked::payload_and_headers) {
+            check_jsonb_size(fn, hj, "headers", exactly_once::kMaxHeadersBytes);
+            check_headers(fn, hj);
         }
-        check_headers(fn, hj);
     }
 
     EoSavedUser caller;
@@ -182,6 +183,7 @@ Datum eo_emit(const char* fn, const exactly_once::DedupKey* lock_key, const EoTe
 extern "C" {
 PG_FUNCTION_INFO_V1(eo_outbox_emit_jsonb);
 PG_FUNCTION_INFO_V1(eo_outbox_emit_text);
+PG_FUNCTION_INFO_V1(eo_outbox_emit_all_text);
 }
 
 // No C++ object lives in this frame: PG_TRY/longjmp is safe here. Errors that are not data
@@ -202,7 +204,10 @@ Datum eo_jsonb_from_text_or_raise(const char* fn, const char* what, char* cstr) 
             PG_RE_THROW();
         }
         FlushErrorState();
-        ereport(ERROR, (errcode(edata->sqlerrcode), errmsg("%s: %s is not valid jsonb: %s", fn, what, edata->message),
+        // The catalogue's wording, the engine's own SQLSTATE and detail.
+        EoError err;
+        eo_guard(&err, [&] { exactly_once::fail(exactly_once::Failure::json_rejected_by_engine, what, {edata->message}); });
+        ereport(ERROR, (errcode(edata->sqlerrcode), errmsg("%s: %s", fn, err.message),
                         edata->detail ? errdetail("%s", edata->detail) : 0));
     }
     PG_END_TRY();
@@ -210,11 +215,28 @@ Datum eo_jsonb_from_text_or_raise(const char* fn, const char* what, char* cstr) 
 }
 
 namespace {
-bool headers_arg(const char* fn, FunctionCallInfo fcinfo, Datum* out) {
-    if (PG_NARGS() < 4) return false;
-    if (PG_ARGISNULL(3)) eo_raise_msg(fn, "22004", "headers must not be NULL");
+// Headers given and not NULL (NULL means none, as in SQLite: the column is nullable).
+bool headers_arg(FunctionCallInfo fcinfo, Datum* out) {
+    if (PG_NARGS() < 4 || PG_ARGISNULL(3)) return false;
     *out = PG_GETARG_DATUM(3);
     return true;
+}
+
+// A JSON text argument, validated by the core as SQLite validates it, then as jsonb.
+Datum json_text_arg(const char* fn, FunctionCallInfo fcinfo, int n, const char* argument) {
+    text* t = PG_GETARG_TEXT_PP(n);
+    const char* data = VARDATA_ANY(t);
+    const std::size_t len = VARSIZE_ANY_EXHDR(t);
+    EoError err;
+    const bool headers = std::strcmp(argument, "headers") == 0;
+    if (!eo_guard(&err, [&] {
+            if (headers)
+                exactly_once::validate_json_headers(std::string_view(data, len), argument);
+            else
+                exactly_once::validate_json_payload(std::string_view(data, len), argument);
+        }))
+        eo_raise(fn, &err);
+    return eo_jsonb_from_text_or_raise(fn, argument, text_to_cstring(t));
 }
 }  // namespace
 
@@ -224,29 +246,37 @@ extern "C" Datum eo_outbox_emit_jsonb(PG_FUNCTION_ARGS) {
     // Validate topic/key before payload so the first bad argument is the one reported.
     const exactly_once::DedupKey lock_key =
         eo_key_or_raise("outbox_emit", eo_text_arg(fcinfo, 0, &topic), "topic", eo_text_arg(fcinfo, 1, &key), "key");
-    if (PG_ARGISNULL(2)) eo_raise_msg("outbox_emit", "22004", "payload must not be NULL");
+    if (PG_ARGISNULL(2)) eo_fail("outbox_emit", exactly_once::Failure::argument_null, "payload");
     Datum payload = PG_GETARG_DATUM(2);
     Datum headers = (Datum)0;
-    const bool has_headers = headers_arg("outbox_emit", fcinfo, &headers);
-    return eo_emit("outbox_emit", &lock_key, &topic, &key, payload, false, has_headers, headers);
+    const bool has_headers = headers_arg(fcinfo, &headers);
+    return eo_emit("outbox_emit", &lock_key, &topic, &key, payload, EoJsonChecked::nothing, has_headers, headers);
 }
 
 // outbox_emit(topic text, key text, payload text [, headers jsonb]) -> uuid; payload must be JSON.
+// The 16 MiB limit applies to the text the caller sent (as in SQLite), not to its jsonb form.
 extern "C" Datum eo_outbox_emit_text(PG_FUNCTION_ARGS) {
     EoText topic, key;
     const exactly_once::DedupKey lock_key =
         eo_key_or_raise("outbox_emit", eo_text_arg(fcinfo, 0, &topic), "topic", eo_text_arg(fcinfo, 1, &key), "key");
-    if (PG_ARGISNULL(2)) eo_raise_msg("outbox_emit", "22004", "payload must not be NULL");
-    text* pt = PG_GETARG_TEXT_PP(2);
-    const char* pdata = VARDATA_ANY(pt);
-    const std::size_t plen = VARSIZE_ANY_EXHDR(pt);
-    EoError err;
-    if (!eo_guard(&err, [&] { exactly_once::validate_json_payload(std::string_view(pdata, plen), "payload"); }))
-        eo_raise("outbox_emit", &err);
-    Datum payload = eo_jsonb_from_text_or_raise("outbox_emit", "payload", text_to_cstring(pt));
+    if (PG_ARGISNULL(2)) eo_fail("outbox_emit", exactly_once::Failure::argument_null, "payload");
+    Datum payload = json_text_arg("outbox_emit", fcinfo, 2, "payload");
     Datum headers = (Datum)0;
-    const bool has_headers = headers_arg("outbox_emit", fcinfo, &headers);
-    // The 16 MiB limit applies to the text the caller sent (checked by the core above, as in
-    // SQLite), not to its jsonb form, which can be several times larger.
-    return eo_emit("outbox_emit", &lock_key, &topic, &key, payload, true, has_headers, headers);
+    const bool has_headers = headers_arg(fcinfo, &headers);
+    return eo_emit("outbox_emit", &lock_key, &topic, &key, payload, EoJsonChecked::payload, has_headers, headers);
+}
+
+// outbox_emit(topic text, key text, payload text, headers text) -> uuid (0.3.0): what an untyped
+// literal resolves to. The headers text is validated by the core as in SQLite, so a name given
+// twice is refused (jsonb would keep the last one silently).
+extern "C" Datum eo_outbox_emit_all_text(PG_FUNCTION_ARGS) {
+    EoText topic, key;
+    const exactly_once::DedupKey lock_key =
+        eo_key_or_raise("outbox_emit", eo_text_arg(fcinfo, 0, &topic), "topic", eo_text_arg(fcinfo, 1, &key), "key");
+    if (PG_ARGISNULL(2)) eo_fail("outbox_emit", exactly_once::Failure::argument_null, "payload");
+    Datum payload = json_text_arg("outbox_emit", fcinfo, 2, "payload");
+    const bool has_headers = !PG_ARGISNULL(3);
+    Datum headers = has_headers ? json_text_arg("outbox_emit", fcinfo, 3, "headers") : (Datum)0;
+    return eo_emit("outbox_emit", &lock_key, &topic, &key, payload, EoJsonChecked::payload_and_headers, has_headers,
+                   headers);
 }

@@ -73,6 +73,10 @@ inline bool eo_guard(EoError* err, F&& f) noexcept {
 extern "C" pg_attribute_noreturn() void eo_raise(const char* fn, const EoError* err);
 // Same for errors detected on the PostgreSQL side (no exception involved).
 extern "C" pg_attribute_noreturn() void eo_raise_msg(const char* fn, const char* sqlstate, const char* message);
+// The error catalogue's entry (core/errors.hpp), worded and coded by the core, raised as
+// "fn: message": what the PostgreSQL side detects reads as SQLite's does.
+pg_attribute_noreturn() void eo_fail(const char* fn, exactly_once::Failure failure, const char* argument,
+                                     const char* detail1 = nullptr, const char* detail2 = nullptr);
 
 // ---------------------------------------------------------------- GUCs (module.cpp)
 
@@ -127,10 +131,11 @@ std::int64_t eo_ttl_from_text_or_raise(const char* fn, const char* text, std::si
 // Outbox internals shared by outbox_emit and the outbox trigger. lock_key comes from
 // eo_key_or_raise(topic, key) (which validated both): the khash of the key's row in
 // exactly_once.outbox_keys (row lock + key_seq); payload/headers are jsonb datums.
-// payload_size_checked: the caller already applied the payload limit to the text it was given
-// (the text overload), so the jsonb's (larger) size is not measured again.
+// checked: what the core already validated as the text the caller sent (the text overloads,
+// as in SQLite); the limits are not measured again on the jsonb form, which can be larger.
+enum class EoJsonChecked { nothing, payload, payload_and_headers };
 Datum eo_emit(const char* fn, const exactly_once::DedupKey* lock_key, const EoText* topic, const EoText* key,
-              Datum payload, bool payload_size_checked, bool has_headers, Datum headers);
+              Datum payload, EoJsonChecked checked, bool has_headers, Datum headers);
 
 // jsonb_in(cstr), with its data errors (e.g. "\u0000", 22P05) re-raised with their SQLSTATE as
 // "fn: <what> is not valid jsonb: ...". what names the argument ("payload").

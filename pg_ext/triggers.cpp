@@ -22,7 +22,7 @@ extern "C" {
 namespace {
 
 TriggerData* trigger_data_or_raise(const char* fn, FunctionCallInfo fcinfo) {
-    if (!CALLED_AS_TRIGGER(fcinfo)) eo_raise_msg(fn, "39P01", "must be called as a trigger");
+    if (!CALLED_AS_TRIGGER(fcinfo)) eo_fail(fn, exactly_once::Failure::not_called_as_trigger, nullptr);
     return reinterpret_cast<TriggerData*>(fcinfo->context);
 }
 
@@ -30,15 +30,11 @@ TriggerData* trigger_data_or_raise(const char* fn, FunctionCallInfo fcinfo) {
 char* column_text_or_raise(const char* fn, TriggerData* td, HeapTuple tuple, const char* column) {
     TupleDesc desc = RelationGetDescr(td->tg_relation);
     const int attno = SPI_fnumber(desc, column);
-    if (attno == SPI_ERROR_NOATTRIBUTE || attno <= 0) {
-        ereport(ERROR, (errcode(ERRCODE_UNDEFINED_COLUMN),
-                        errmsg("%s: column \"%s\" does not exist in table \"%s\"", fn, column,
-                               RelationGetRelationName(td->tg_relation))));
-    }
+    if (attno == SPI_ERROR_NOATTRIBUTE || attno <= 0)
+        eo_fail(fn, exactly_once::Failure::trigger_column_missing, nullptr, column,
+                RelationGetRelationName(td->tg_relation));
     char* value = SPI_getvalue(tuple, desc, attno);
-    if (value == nullptr)
-        ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-                        errmsg("%s: key column \"%s\" must not be NULL", fn, column)));
+    if (value == nullptr) eo_fail(fn, exactly_once::Failure::trigger_key_column_null, nullptr, column);
     return value;
 }
 
@@ -54,10 +50,10 @@ extern "C" Datum eo_dedup_trigger(PG_FUNCTION_ARGS) {
     TriggerData* td = trigger_data_or_raise(fn, fcinfo);
     if (!TRIGGER_FIRED_BEFORE(td->tg_event) || !TRIGGER_FIRED_FOR_ROW(td->tg_event) ||
         !TRIGGER_FIRED_BY_INSERT(td->tg_event))
-        eo_raise_msg(fn, "39P01", "must be a BEFORE INSERT ... FOR EACH ROW trigger");
+        eo_fail(fn, exactly_once::Failure::trigger_wrong_event, nullptr, "a BEFORE INSERT ... FOR EACH ROW");
     const Trigger* tg = td->tg_trigger;
     if (tg->tgnargs < 2 || tg->tgnargs > 3)
-        eo_raise_msg(fn, "22023", "expects the arguments (scope, column [, ttl])");
+        eo_fail(fn, exactly_once::Failure::trigger_wrong_arguments, nullptr, "scope, column [, ttl]");
     const char* scope = tg->tgargs[0];
     const char* column = tg->tgargs[1];
     const char* key = column_text_or_raise(fn, td, td->tg_trigtuple, column);
@@ -77,9 +73,9 @@ extern "C" Datum eo_outbox_trigger(PG_FUNCTION_ARGS) {
     TriggerData* td = trigger_data_or_raise(fn, fcinfo);
     if (!TRIGGER_FIRED_AFTER(td->tg_event) || !TRIGGER_FIRED_FOR_ROW(td->tg_event) ||
         !(TRIGGER_FIRED_BY_INSERT(td->tg_event) || TRIGGER_FIRED_BY_UPDATE(td->tg_event)))
-        eo_raise_msg(fn, "39P01", "must be an AFTER INSERT OR UPDATE ... FOR EACH ROW trigger");
+        eo_fail(fn, exactly_once::Failure::trigger_wrong_event, nullptr, "an AFTER INSERT OR UPDATE ... FOR EACH ROW");
     const Trigger* tg = td->tg_trigger;
-    if (tg->tgnargs != 2) eo_raise_msg(fn, "22023", "expects the arguments (topic, key_column)");
+    if (tg->tgnargs != 2) eo_fail(fn, exactly_once::Failure::trigger_wrong_arguments, nullptr, "topic, key_column");
     HeapTuple row = TRIGGER_FIRED_BY_UPDATE(td->tg_event) ? td->tg_newtuple : td->tg_trigtuple;
     const char* topic = tg->tgargs[0];
     const char* column = tg->tgargs[1];
@@ -94,6 +90,6 @@ extern "C" Datum eo_outbox_trigger(PG_FUNCTION_ARGS) {
     // row_to_json accepts what jsonb cannot hold (a json column with "\u0000"): named error.
     Datum payload = eo_jsonb_from_text_or_raise(fn, "payload (row_to_json of the row)",
                                                 text_to_cstring(DatumGetTextPP(json)));
-    (void)eo_emit(fn, &lock_key, &t, &k, payload, false, false, (Datum)0);
+    (void)eo_emit(fn, &lock_key, &t, &k, payload, EoJsonChecked::nothing, false, (Datum)0);
     return PointerGetDatum(nullptr);
 }

@@ -65,4 +65,4 @@ TEST(IntervalTtl, HugeFieldsThatCancelAreTooLongNotOverflowed) {
     EXPECT_EQ(eo::classify_interval_ttl(120000, -3652500, 0), IntervalTtl::too_long);
 }
 
-TEST(IntervalTtl, MaximumWordingIsDays) { EXPECT_STREQ(eo::kMaxTtlWording, "36500 days"); }
+

@@ -428,13 +428,19 @@ def upgrade_from_0_1_0(a):
             == (True, "t"),
         }
         checks.update(results)
+        # 0.3.0's outbox_emit(text, text, text, text) is what untyped headers resolve to: the
+        # step script gives it to whoever could call outbox_emit(text, text, text, jsonb).
+        checks["app: emit with untyped headers (0.3.0 overload, EXECUTE carried over)"] = psql_as(
+            a.dir, "eo_up_app", "SELECT outbox_emit('ev', 'acct-8', '{}', '{\"h\": \"v\"}') IS NOT NULL", db) == (True, "t")
+        checks["reader: still no outbox_emit with untyped headers"] = psql_as(
+            a.dir, "eo_up_reader", "SELECT outbox_emit('ev', 'r', '{}', '{}')", db) == (False, "42501")
         seqs = psql(a.dir, "SELECT string_agg(key_seq::text || ':' || (payload->>'n'), ',' ORDER BY seq) "
                            "FROM exactly_once.outbox WHERE key = 'acct-7'", db=db).stdout.strip()
         checks["key_seq continues across the upgrade"] = seqs == "1:1,2:2,3:3"
         # The upgraded extension is the fresh install: same members, same PUBLIC EXECUTE.
         describe = ("SELECT string_agg(pg_describe_object(classid, objid, 0) || ' public_execute=' || "
                     "CASE WHEN classid = 'pg_proc'::regclass THEN has_function_privilege('public', objid, 'EXECUTE')::text "
-                    "ELSE '-' END, E'\\n' ORDER BY 1) FROM pg_depend d JOIN pg_extension e ON e.oid = d.refobjid "
+                    "ELSE '-' END, E'\\n' ORDER BY pg_describe_object(classid, objid, 0)) FROM pg_depend d JOIN pg_extension e ON e.oid = d.refobjid "
                     "AND e.extname = 'exactly_once' WHERE d.deptype = 'e'")
         psql(a.dir, "CREATE DATABASE eo_upgrade_fresh")
         psql(a.dir, "CREATE EXTENSION exactly_once", db="eo_upgrade_fresh")

@@ -63,9 +63,17 @@ SELECT count(*) AS key_rows FROM exactly_once.outbox_keys;
 SELECT outbox_emit('h', 'k', '{}'::jsonb, jsonb_build_object('big', repeat('x', 70000)));
 \echo :LAST_ERROR_SQLSTATE
 SELECT outbox_emit('h', 'k', '{}'::jsonb, jsonb_build_object('fits', repeat('x', 60000))) IS NOT NULL AS headers_60k;
--- jsonb keeps the last of duplicate header names (documented difference from SQLite)
-SELECT outbox_emit('h', 'dup', '{}'::jsonb, '{"a": "1", "a": "2"}') IS NOT NULL AS dup_headers;
+-- a header named twice: untyped headers are text, checked by the core as in SQLite (22P02);
+-- a jsonb argument has merged the names already and keeps the last (documented)
+SELECT outbox_emit('h', 'dup', '{}', '{"a": "1", "a": "2"}');
+\echo :LAST_ERROR_SQLSTATE
+SELECT outbox_emit('h', 'dup', '{}'::jsonb, '{"a": "1", "a": "2"}'::jsonb) IS NOT NULL AS dup_jsonb_headers;
 SELECT headers FROM exactly_once.outbox WHERE topic = 'h' AND key = 'dup';
+-- NULL headers are no headers, in every overload (the column is NULL), as in SQLite
+SELECT outbox_emit('h', 'no-headers', '{}', NULL) IS NOT NULL AS text_null,
+       outbox_emit('h', 'no-headers', '{}'::jsonb, NULL) IS NOT NULL AS jsonb_null,
+       outbox_emit('h', 'no-headers', '{}', NULL::jsonb) IS NOT NULL AS text_jsonb_null;
+SELECT count(*) AS without_headers FROM exactly_once.outbox WHERE key = 'no-headers' AND headers IS NULL;
 -- text payload that core JSON accepts but jsonb rejects: the error names function and argument
 SELECT outbox_emit('h', 'k', '{"s": "\u0000"}');
 \echo :LAST_ERROR_SQLSTATE

@@ -30,7 +30,7 @@ GRANT EXECUTE ON FUNCTION
     claim_once(text, text), claim_once(text, text, interval), claim_once(text, text, bigint),
     claim_once(text, text, text), is_claimed(text, text), release_claim(text, text),
     purge_expired(integer), outbox_emit(text, text, jsonb), outbox_emit(text, text, jsonb, jsonb),
-    outbox_emit(text, text, text), outbox_emit(text, text, text, jsonb)
+    outbox_emit(text, text, text), outbox_emit(text, text, text, jsonb), outbox_emit(text, text, text, text)
     TO regress_eo_app;
 
 -- The application's own table with the trigger helpers (created by its owner, who needs

@@ -70,6 +70,15 @@ void exactly_once_trust_schema(Call& call) {
 
 void exactly_once_version(Call& call) { sqlite3_result_text(call.ctx(), kVersion, -1, SQLITE_STATIC); }
 
+// Creates the state tables or brings them to this release's layout now, rather than at the
+// first call that needs it (which cannot upgrade while another statement reads the tables).
+void exactly_once_upgrade(Call& call) {
+    Connection& conn = call.conn();
+    const CallDepth depth(conn);
+    create_schema(conn);
+    sqlite3_result_text(call.ctx(), kVersion, -1, SQLITE_STATIC);
+}
+
 // Our statements call it so that they read the clock after taking the lock (Clock in
 // claims.cpp).
 void exactly_once_now(Call& call) { sqlite3_result_int64(call.ctx(), call.conn().now_ms()); }

@@ -9,6 +9,7 @@ namespace exactly_once::sqlite::config {
 void exactly_once_config(Call& call);        // (name [, value]) -> the setting's (new) value
 void exactly_once_trust_schema(Call& call);  // (schema) -> the attached database's name
 void exactly_once_version(Call& call);       // () -> the library version
+void exactly_once_upgrade(Call& call);       // () -> the schema version now in the file
 void exactly_once_now(Call& call);           // () -> the connection's clock, Unix ms
 
 }  // namespace exactly_once::sqlite::config

@@ -14,42 +14,6 @@
 namespace exactly_once::sqlite {
 namespace {
 
-// State tables, created on first use in schema main, inside the caller's transaction.
-// The claims table is deliberately lean: 16-byte key + expiry, nothing else, no rowid.
-constexpr const char* kSchemaSql = sql<
-    "CREATE TABLE IF NOT EXISTS main.{claims}("
-    "  k BLOB PRIMARY KEY,"             // dedup_key(scope, key): 16 bytes
-    "  expires_at INTEGER NOT NULL"     // Unix ms; the claim is live while now < expires_at
-    ") WITHOUT ROWID;"
-    "CREATE INDEX IF NOT EXISTS main.{claims}_by_expiry"
-    "  ON {claims}(expires_at);"
-    "CREATE TABLE IF NOT EXISTS main.{outbox}("
-    "  seq INTEGER PRIMARY KEY AUTOINCREMENT,"  // commit order; never reused after deletes
-    "  id TEXT NOT NULL UNIQUE,"                // UUIDv7 text; the relay's Idempotency-Key
-    "  topic TEXT NOT NULL,"
-    "  key TEXT NOT NULL,"                      // text as given; a blob key stays a blob
-    "  payload TEXT NOT NULL,"                  // JSON text
-    "  headers TEXT,"                           // JSON object of strings, or NULL
-    "  created_at INTEGER NOT NULL,"            // Unix ms
-    "  attempts INTEGER NOT NULL DEFAULT 0,"
-    "  next_attempt_at INTEGER NOT NULL DEFAULT 0,"
-    "  lease_owner TEXT,"
-    "  lease_until INTEGER,"
-    "  delivered_at INTEGER,"
-    "  last_error TEXT"
-    ");"
-    "CREATE INDEX IF NOT EXISTS main.{outbox}_pending"
-    "  ON {outbox}(topic, key, seq) WHERE delivered_at IS NULL;"
-    "CREATE TABLE IF NOT EXISTS main.{config}("
-    "  name TEXT PRIMARY KEY,"
-    "  value TEXT NOT NULL,"  // canonical text, e.g. '48h'
-    "  ms INTEGER,"           // the same duration in ms, read by claim_once's one statement
-    // A hand edit must not shorten (or stretch past kMaxTtl) every claim silently.
-    "  CONSTRAINT default_ttl_ms_is_a_valid_ttl"
-    "    CHECK (name <> '{default_ttl}' OR (typeof(ms) = 'integer' AND ms BETWEEN 1 AND 3153600000000))"
-    ") WITHOUT ROWID;">;
-static_assert(kMaxTtl.count() == 3153600000000, "the CHECK above spells out kMaxTtl");
-
 // ---- eponymous-only virtual table `exactly_once_session` -------------------------------
 // One row: how many statements this connection has cached. Its real job is its lifetime:
 // connected on first use, disconnected by sqlite3_close() before the busy check.
@@ -260,7 +224,7 @@ sqlite3_stmt* Connection::prepare(const char* text, bool persistent) {
 
 Statement Connection::statement(const StatementSpec& spec) {
     connect_session();
-    if (session_connected_) {
+    if (session_connected_ && spec.use == StatementSpec::repeated) {
         auto cached = std::find_if(cache_.begin(), cache_.end(), [&](const CachedStatement& c) { return c.spec == &spec; });
         if (cached == cache_.end()) {
             cache_.reserve(cache_.size() + 1);  // cannot throw after the prepare: no leak
@@ -274,30 +238,76 @@ Statement Connection::statement(const StatementSpec& spec) {
     return Statement(*this, prepare(spec.sql, /*persistent=*/false), /*owned=*/true);
 }
 
-void Connection::create_schema() {
-    const auto exec = [this](const char* sql) {
-        char* err = nullptr;
-        const int rc = sqlite3_exec(db_, sql, nullptr, nullptr, &err);
-        std::string message = rc == SQLITE_OK ? std::string() : err != nullptr ? err : sqlite3_errstr(rc);
-        sqlite3_free(err);
-        return std::pair{rc, std::move(message)};
-    };
-    // All or nothing, else a half-created schema (a table without its index, say) would
-    // stay: the tables exist, so MissingTable never fires again to complete it.
-    // SAVEPOINT is refused while a writing statement runs (we are called from a trigger
-    // or an INSERT ... SELECT); then that statement is the unit: our error aborts it, and
-    // its statement rollback takes our CREATEs with it.
-    const bool savepoint = exec("SAVEPOINT exactly_once_schema").first == SQLITE_OK;
-    auto [rc, message] = exec(kSchemaSql);
-    if (savepoint) {
-        if (rc == SQLITE_OK) {
-            auto released = exec("RELEASE exactly_once_schema");
-            rc = released.first;
-            message = std::move(released.second);
-        }
-        if (rc != SQLITE_OK) exec("ROLLBACK TO exactly_once_schema; RELEASE exactly_once_schema");
+void Connection::exec(const char* sql) {
+    char* err = nullptr;
+    const int rc = sqlite3_exec(db_, sql, nullptr, nullptr, &err);
+    if (rc == SQLITE_OK) return;
+    std::string message = err != nullptr ? err : sqlite3_errstr(rc);
+    sqlite3_free(err);
+    const int extended = sqlite3_extended_errcode(db_);
+    throw SqliteError((extended & 0xff) == (rc & 0xff) ? extended : rc, message);
+}
+
+// ---- Savepoint -------------------------------------------------------------------------
+
+struct SavepointStatements {
+    StatementSpec open, release, roll_back;
+};
+
+namespace {
+
+constexpr SavepointStatements kSavepoint[] = {
+    {{"savepoint_open", "SAVEPOINT exactly_once", StatementSpec::repeated},
+     {"savepoint_release", "RELEASE exactly_once", StatementSpec::repeated},
+     {"savepoint_roll_back", "ROLLBACK TO exactly_once", StatementSpec::repeated}},
+    {{"savepoint_open", "SAVEPOINT exactly_once", StatementSpec::rare},
+     {"savepoint_release", "RELEASE exactly_once", StatementSpec::rare},
+     {"savepoint_roll_back", "ROLLBACK TO exactly_once", StatementSpec::rare}},
+};
+static_assert(kSavepoint[StatementSpec::repeated].open.use == StatementSpec::repeated);
+static_assert(kSavepoint[StatementSpec::rare].open.use == StatementSpec::rare);
+
+}  // namespace
+
+Savepoint::Savepoint(Connection& conn, StatementSpec::Use use) : conn_(conn), statements_(&kSavepoint[use]) {
+    Statement open = conn.statement(statements_->open);
+    const int rc = open.try_step();
+    if (rc == SQLITE_DONE) {
+        open_ = true;
+    } else if ((rc & 0xff) != SQLITE_BUSY) {  // BUSY: "cannot open savepoint - SQL statements in progress"
+        conn.throw_last_error(rc);
     }
-    if (rc != SQLITE_OK) throw SqliteError(rc, message);
+}
+
+Savepoint::~Savepoint() {
+    if (open_) roll_back();
+}
+
+void Savepoint::release() {
+    if (!open_) return;
+    Statement release = conn_.statement(statements_->release);
+    const int rc = release.try_step();
+    if (rc == SQLITE_DONE) {
+        open_ = false;
+        return;
+    }
+    // Outermost, RELEASE is the COMMIT and may fail (busy, I/O): then nothing is kept.
+    try {
+        conn_.throw_last_error(rc);
+    } catch (...) {
+        roll_back();
+        throw;
+    }
+}
+
+void Savepoint::roll_back() noexcept {
+    open_ = false;
+    try {
+        conn_.statement(statements_->roll_back).try_step();
+        conn_.statement(statements_->release).try_step();
+    } catch (...) {
+        // Out of memory preparing them: the caller's transaction ends with the error anyway.
+    }
 }
 
 // ---- trust in attached schemas (docs/DESIGN.md §4 Security) ----------------------------

@@ -74,6 +74,8 @@ public:
 
     // Steps once. Returns true on SQLITE_ROW, false on SQLITE_DONE, throws otherwise.
     bool step();
+    // Steps once and returns SQLite's result code, for a caller that handles failures itself.
+    int try_step() noexcept { return sqlite3_step(stmt_); }
 
     // Steps a write to completion, so that it has halted and sqlite3_changes() is its own
     // count (with the deprecated PRAGMA count_changes=ON an INSERT first returns a row).
@@ -117,9 +119,9 @@ public:
     // (re-entrant call). Throws MissingTable when a state table does not exist.
     Statement statement(const StatementSpec& spec);
 
-    // CREATE TABLE/INDEX IF NOT EXISTS for every state table, in schema main, inside
-    // whatever transaction the caller has open; all or nothing.
-    void create_schema();
+    // Runs SQL text (one or more statements, prepared for this run only); throws
+    // SqliteError on failure.
+    void exec(const char* sql);
 
     // Throws SqliteError (or MissingTable, or NestedTooDeep) for the connection's current error.
     [[noreturn]] void throw_last_error(int rc);
@@ -216,6 +218,29 @@ public:
 
 private:
     Connection& conn_;
+};
+
+// Several statements as one unit, all or nothing, inside whatever the caller has open:
+// SAVEPOINT ... RELEASE, or, when SQLite refuses a savepoint because a writing statement is
+// running us (a trigger, INSERT ... SELECT), that statement, which holds the write lock and
+// whose own rollback undoes our work with it when we fail. Rolled back unless released.
+// `use` says whether its statements are cached (a call's unit) or not (schema changes).
+struct SavepointStatements;
+class Savepoint {
+public:
+    explicit Savepoint(Connection& conn, StatementSpec::Use use = StatementSpec::repeated);
+    Savepoint(const Savepoint&) = delete;
+    Savepoint& operator=(const Savepoint&) = delete;
+    ~Savepoint();
+
+    void release();
+    bool opened() const noexcept { return open_; }  // false: the enclosing statement is the unit
+
+private:
+    void roll_back() noexcept;
+    Connection& conn_;
+    const SavepointStatements* statements_;
+    bool open_ = false;
 };
 
 // Registers the eponymous virtual table module (holds one reference on conn).

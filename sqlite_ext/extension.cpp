@@ -53,6 +53,7 @@ constexpr FunctionSpec kFunctions[] = {
     {{"outbox_emit", {arg::topic, arg::key, arg::payload, arg::headers}, 3}, kWrites, outbox::outbox_emit},
     {{"exactly_once_config", {arg::name, arg::value}, 1}, kAdmin, config::exactly_once_config},
     {{"exactly_once_version", {}, 0}, kPure, config::exactly_once_version},
+    {{"exactly_once_upgrade", {}, 0}, kAdmin, config::exactly_once_upgrade},
     {{"exactly_once_now", {}, 0}, kReads, config::exactly_once_now},
     {{"exactly_once_trust_schema", {arg::schema}, 1}, kAdmin, config::exactly_once_trust_schema},
 };

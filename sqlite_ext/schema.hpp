@@ -1,10 +1,15 @@
 // The state in schema main as the capabilities see it: created on first use inside the
-// caller's transaction (Connection::create_schema), read as "nothing stored" while absent.
+// caller's transaction (create_schema), read as "nothing stored" while absent. The layout
+// itself, and the outbox contract it keeps (docs/DESIGN.md §4), is in schema.cpp.
 #pragma once
 
 #include "sqlite_ext/connection.hpp"
 
 namespace exactly_once::sqlite {
+
+// CREATE TABLE/INDEX IF NOT EXISTS for every state table, in schema main, inside whatever
+// transaction the caller has open; all or nothing.
+void create_schema(Connection& conn);
 
 // Runs a writing operation; if a state table is missing (first use, rolled back, dropped),
 // creates the schema in the caller's transaction and runs it once more.
@@ -14,7 +19,7 @@ auto with_schema(Connection& conn, F&& op) -> decltype(op()) {
         return op();
     } catch (const MissingTable&) {
     }
-    conn.create_schema();
+    create_schema(conn);
     return op();
 }
 

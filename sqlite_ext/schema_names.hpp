@@ -23,7 +23,9 @@ struct SchemaName {
 inline constexpr SchemaName kSchemaNames[] = {
     {"claims", "exactly_once_claims", SchemaName::state_table},
     {"outbox", "exactly_once_outbox", SchemaName::state_table},
+    {"outbox_keys", "exactly_once_outbox_keys", SchemaName::state_table},  // key_seq per (topic, key)
     {"config", "exactly_once_config", SchemaName::state_table},
+    {"meta", "exactly_once_meta", SchemaName::state_table},  // the schema's version (schema.cpp)
     {"default_ttl", "default_ttl", SchemaName::setting},
     // Whose connection scopes the statement cache (connection.hpp).
     {"session", "exactly_once_session", SchemaName::virtual_table},

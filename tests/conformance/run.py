@@ -13,22 +13,34 @@ starting with `=>` give the expected outcome:
     => error 22004 claim_once: scope must not be NULL
 
 Outcomes, compared as text:
-  => VALUE            the statement's single value; booleans are 1/0 on both engines, NULL is NULL
+  => VALUE            the statement's single value; booleans are 1/0 on both engines, NULL is NULL;
+                      a 16-byte value (SQLite's BLOB dedup key, PostgreSQL's uuid) in uuid text form
   => uuid7            a UUIDv7 in text form (event ids)
+  => version          the engine's own release: SQLite EXACTLY_ONCE_VERSION (the build's), PostgreSQL
+                      the installed extension's version
   => ok               a statement without a value (BEGIN, COMMIT, SAVEPOINT, ...)
   => error SQLSTATE MESSAGE
                       the call fails with exactly MESSAGE on both engines (PostgreSQL also with
                       SQLSTATE; SQLite has no SQLSTATEs) and, like every failed call, writes nothing
 Pseudo-statements, so that scenarios never name an engine's tables:
   count claims;  count outbox;       rows in the state table (=> N)
+  minutes left 'SCOPE', 'KEY';       the claim's remaining TTL in whole minutes, rounded up (=> N,
+                                     NULL when there is no row); a scenario allows a 1-minute stall
+  outbox last;                       the newest event: topic | key | key_seq | payload | headers,
+                                     JSON compact with sorted keys (PostgreSQL's jsonb reorders)
   sleep SECONDS;                     let time pass (TTL expiry); no outcome line
+Inputs are written once: the SQLite runner gives its connection PostgreSQL's repeat(text, n) and
+chr(n) (Python functions of the runner, not the extension's) for long and unusual strings.
 A step may be limited to one engine with a leading `@sqlite` or `@postgres`: for what only one
 engine has (SQLite's blob keys, PostgreSQL's interval TTLs); behaviour both engines share is
 never written that way. Lines starting with `#` are comments.
 
-Every error step is also checked to have written nothing: the state tables' row counts are the
-same before and after it.
+Every error step is also checked to have written nothing: every state table (each SQLite
+main.exactly_once_* table; each table of PostgreSQL's schema exactly_once: claims, outbox and its
+per-key counter) holds the same rows before and after it, and PostgreSQL's
+exactly_once.default_ttl setting is unchanged.
 """
+import json
 import os
 import re
 import sqlite3
@@ -95,6 +107,10 @@ class SqliteEngine:
         self.db.enable_load_extension(True)
         self.db.load_extension(ext)
         self.db.enable_load_extension(False)
+        # PostgreSQL's built-ins for building inputs, so that a scenario writes an input once.
+        self.db.create_function("repeat", 2, lambda text, n: None if text is None or n is None else text * n,
+                                deterministic=True)
+        self.db.create_function("chr", 1, lambda n: None if n is None else chr(n), deterministic=True)
         # State tables exist from the start, so that counting them never fails.
         self.db.execute("SELECT claim_once('conformance', 'setup'), release_claim('conformance', 'setup')")
 
@@ -109,7 +125,17 @@ class SqliteEngine:
         if len(rows) != 1 or len(rows[0]) != 1:
             raise SystemExit(f"sqlite: {sql!r} returned {rows!r}, expected one value")
         v = rows[0][0]
+        if isinstance(v, bytes):  # a dedup key as PostgreSQL shows its uuid, other blobs as bytea
+            h = v.hex()
+            v = f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}" if len(v) == 16 else "\\x" + h
         return "value", "NULL" if v is None else str(v)
+
+    def state(self):
+        """Every row of every state table, to compare around an error step."""
+        tables = [r[0] for r in self.db.execute(
+            r"SELECT name FROM main.sqlite_schema WHERE type = 'table' AND name LIKE 'exactly\_once\_%' ESCAPE '\' "
+            "ORDER BY name")]
+        return [(t, sorted(self.db.execute(f'SELECT * FROM main."{t}"').fetchall(), key=repr)) for t in tables]
 
     def close(self):
         self.db.close()
@@ -142,6 +168,18 @@ class PostgresEngine:
                        RETURN 'value ' || coalesce(v, 'NULL');
                      EXCEPTION WHEN OTHERS THEN
                        RETURN 'error ' || SQLSTATE || ' ' || SQLERRM;
+                     END $f$;""",
+                  # Every row of every table in schema exactly_once, and the TTL setting.
+                  """CREATE FUNCTION pg_temp.eo_state() RETURNS text LANGUAGE plpgsql AS $f$
+                     DECLARE t text; h text; result text := current_setting('exactly_once.default_ttl');
+                     BEGIN
+                       FOR t IN SELECT tablename FROM pg_catalog.pg_tables
+                                 WHERE schemaname = 'exactly_once' ORDER BY tablename LOOP
+                         EXECUTE format('SELECT count(*) || %L || coalesce(md5(string_agg(r::text, %L ORDER BY r::text)), %L) '
+                                        'FROM exactly_once.%I r', ':', ',', '', t) INTO h;
+                         result := result || ' ' || t || '=' || h;
+                       END LOOP;
+                       RETURN result;
                      END $f$;"""]
         for i, s in enumerate(steps):
             script.append(f"\\echo @@{i}")
@@ -188,11 +226,45 @@ class PostgresEngine:
 
 # ------------------------------------------------------------------------------ running
 
+SEP = "\x1f"  # between the columns of `outbox last`, split again by normalise()
+PSEUDO_SQL = {  # the pseudo-statements' SQL per engine; {scope} and {key} are SQL literals
+    ("sqlite", "minutes left"):
+        "SELECT (expires_at - CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER) + 59999) / 60000 "
+        "FROM main.exactly_once_claims WHERE k = dedup_key({scope}, {key})",
+    ("postgres", "minutes left"):
+        "SELECT ceil(extract(epoch FROM expires_at - clock_timestamp()) / 60)::bigint "
+        "FROM exactly_once.claims WHERE k = dedup_key({scope}, {key})",
+    ("sqlite", "outbox last"):
+        "SELECT topic || char(31) || key || char(31) || key_seq || char(31) || payload || char(31) || "
+        "coalesce(headers, 'NULL') FROM main.exactly_once_outbox ORDER BY seq DESC LIMIT 1",
+    ("postgres", "outbox last"):
+        "SELECT topic || chr(31) || key || chr(31) || key_seq || chr(31) || payload::text || chr(31) || "
+        "coalesce(headers::text, 'NULL') FROM exactly_once.outbox ORDER BY seq DESC LIMIT 1",
+}
+
+
+def normalise(step, outcome):
+    """`outbox last`'s columns joined by ' | ', its JSON in one canonical form."""
+    kind, value = outcome
+    if kind != "value" or step.sql != "outbox last" or SEP not in value:
+        return outcome
+    cols = value.split(SEP)
+    for i in (3, 4):
+        if cols[i] != "NULL":
+            cols[i] = json.dumps(json.loads(cols[i]), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return kind, " | ".join(cols)
+
+
 def engine_sql(engine, step):
     """The statement as the engine runs it, and its kind ('call' or 'raw')."""
     m = re.match(r"^count (claims|outbox)$", step.sql)
     if m:
         return f"SELECT count(*) FROM {TABLES[engine][m.group(1)]}", "call"
+    m = re.match(r"^minutes left ('(?:[^']|'')*'), ('(?:[^']|'')*')$", step.sql)
+    if m:
+        return PSEUDO_SQL[(engine, "minutes left")].format(scope=m.group(1), key=m.group(2)), "call"
+    if step.sql == "outbox last":
+        return PSEUDO_SQL[(engine, "outbox last")], "call"
     if re.match(r"^(BEGIN|COMMIT|ROLLBACK|SAVEPOINT|RELEASE)\b", step.sql, re.I):
         return step.sql, "raw"
     return step.sql, "call"
@@ -205,6 +277,9 @@ def check(engine, step, outcome):
         return kind == "ok", "ok"
     if exp == "uuid7":
         return kind == "value" and bool(UUID7.match(value)), "a UUIDv7"
+    if exp == "version":
+        want = VERSIONS.get(engine) or "(unknown: EXACTLY_ONCE_VERSION is not set)"
+        return kind == "value" and bool(re.match(r"^\d+\.\d+\.\d+$", value)) and value == want, f"version {want}"
     m = re.match(r"^error (\w{5}) (.*)$", exp)
     if m:
         state, message = m.groups()
@@ -214,6 +289,9 @@ def check(engine, step, outcome):
         same = got_message == message and (got_state is None or got_state == state)
         return same, exp
     return kind == "value" and value == exp, exp
+
+
+VERSIONS = {"sqlite": os.environ.get("EXACTLY_ONCE_VERSION", "")}  # postgres: read from the cluster
 
 
 def describe(outcome):
@@ -228,14 +306,13 @@ class Prepared:
         self.step, self.sql, self.kind = step, sql, kind
 
     def where(self):
-        return self.step.where()
+        return self.step.where() if self.step else "(extension version)"
 
 
 def run_file(engine_name, path, cluster_dir):
     steps = [s for s in parse(path) if s.only in (None, engine_name)]
     checked = sum(1 for s in steps if s.expected is not None)
     failures = []
-    counts_sql = [f"SELECT count(*) FROM {t}" for t in TABLES[engine_name].values()]
     if engine_name == "sqlite":
         eng = SqliteEngine()
         try:
@@ -244,9 +321,9 @@ def run_file(engine_name, path, cluster_dir):
                     time.sleep(float(s.sql.split()[1]))
                     continue
                 sql, _ = engine_sql(engine_name, s)
-                before = [eng.run(c) for c in counts_sql] if s.expected.startswith("error") else None
-                outcome = eng.run(sql)
-                if before is not None and [eng.run(c) for c in counts_sql] != before:
+                before = eng.state() if s.expected.startswith("error") else None
+                outcome = normalise(s, eng.run(sql))
+                if before is not None and eng.state() != before:
                     failures.append(f"{s.where()}: failed call changed the state tables: {s.sql}")
                 ok, want = check(engine_name, s, outcome)
                 if not ok:
@@ -268,20 +345,24 @@ def run_file(engine_name, path, cluster_dir):
             sql, kind = engine_sql(engine_name, s)
             is_error = s.expected.startswith("error")
             if is_error:
-                prepared.append(Prepared(s, " || ',' || ".join(f"({c})" for c in counts_sql).join(["SELECT ", ""]), "call"))
+                prepared.append(Prepared(s, "SELECT pg_temp.eo_state()", "call"))
             prepared.append(Prepared(s, sql, kind))
             index.append(len(prepared) - 1)
             if is_error:
-                prepared.append(Prepared(s, " || ',' || ".join(f"({c})" for c in counts_sql).join(["SELECT ", ""]), "call"))
+                prepared.append(Prepared(s, "SELECT pg_temp.eo_state()", "call"))
+        prepared.append(Prepared(None, "SELECT extversion FROM pg_catalog.pg_extension WHERE extname = 'exactly_once'",
+                                 "call"))
         results = eng.run_all(prepared)
+        VERSIONS["postgres"] = results[-1][1]
         for s, i in zip(steps, index):
             if i is None:
                 continue
             if s.expected.startswith("error") and results[i - 1] != results[i + 1]:
                 failures.append(f"{s.where()}: failed call changed the state tables: {s.sql}")
-            ok, want = check(engine_name, s, results[i])
+            outcome = normalise(s, results[i])
+            ok, want = check(engine_name, s, outcome)
             if not ok:
-                failures.append(f"{s.where()}: {s.sql}\n    expected: {want}\n    got:      {describe(results[i])}")
+                failures.append(f"{s.where()}: {s.sql}\n    expected: {want}\n    got:      {describe(outcome)}")
     finally:
         eng.close()
     return checked, failures

@@ -2,6 +2,8 @@
 """The outbox contract (docs/DESIGN.md §4) checked against an engine's live schema and data.
 
   schema_contract.py sqlite                    through the built extension (EXACTLY_ONCE_SQLITE_EXT)
+  schema_contract.py sqlite --from FILE        the same on a copy of FILE (an older release's database,
+                                               which the extension upgrades at the first emit)
   schema_contract.py postgres --dir CLUSTER    on a pg_harness.py cluster with the extension installed
 
 The contract is read from docs/DESIGN.md itself (the type mapping table and the table between
@@ -14,6 +16,7 @@ per key without gaps and is never reused after rows are deleted, bookkeeping sta
 import json
 import os
 import re
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -65,16 +68,19 @@ def uuid7_ms(event_id):
 
 # ------------------------------------------------------------------------------------- SQLite
 
-def check_sqlite(mapping, columns):
+def check_sqlite(mapping, columns, start_from=None):
     ext = os.environ.get("EXACTLY_ONCE_SQLITE_EXT", "")
     if not ext or not os.path.exists(ext):
         raise SystemExit(f"EXACTLY_ONCE_SQLITE_EXT does not name the built extension: {ext!r}")
     tmp = tempfile.mkdtemp(prefix="eo_contract_")
+    if start_from:
+        shutil.copyfile(start_from, os.path.join(tmp, "contract.db"))
     db = sqlite3.connect(os.path.join(tmp, "contract.db"), isolation_level=None)
     db.enable_load_extension(True)
     db.load_extension(ext)
     db.enable_load_extension(False)
-    ids = [db.execute("SELECT outbox_emit('orders', ?, ?, ?)", (k, json.dumps(p), h)).fetchone()[0]
+    # Topic 'contract': an upgraded file holds other events too.
+    ids = [db.execute("SELECT outbox_emit('contract', ?, ?, ?)", (k, json.dumps(p), h)).fetchone()[0]
            for k, p, h in [("acct-1", {"n": 1}, None), ("acct-2", {"n": 2}, '{"h":"v"}'), ("acct-1", {"n": 3}, None)]]
 
     live = db.execute("PRAGMA main.table_xinfo('exactly_once_outbox')").fetchall()
@@ -115,20 +121,20 @@ def check_sqlite(mapping, columns):
         return  # the rows cannot be read the contract's way
     rows = db.execute("SELECT id, key, key_seq, payload, headers, created_at, attempts, next_attempt_at, "
                       "lease_owner, lease_until, delivered_at, last_error, typeof(key) FROM exactly_once_outbox "
-                      "ORDER BY seq").fetchall()
+                      "WHERE topic = 'contract' ORDER BY seq").fetchall()
     check_meaning("sqlite", ids, [(r[0], r[1], r[2], r[5], r[6:12]) for r in rows])
     check("sqlite: payload and headers kept as the caller's JSON text",
           [r[3] for r in rows] == ['{"n": 1}', '{"n": 2}', '{"n": 3}'] and rows[1][4] == '{"h":"v"}', str(rows))
     # A blob key is the same stream as the text of its bytes, stored as TEXT.
-    db.execute("SELECT outbox_emit('orders', CAST('acct-2' AS BLOB), '{}')")
+    db.execute("SELECT outbox_emit('contract', CAST('acct-2' AS BLOB), '{}')")
     blob = db.execute("SELECT typeof(key), key, key_seq FROM exactly_once_outbox ORDER BY seq DESC LIMIT 1").fetchone()
     check("sqlite: a BLOB key is stored as TEXT and continues that key's key_seq", blob == ("text", "acct-2", 2), str(blob))
 
     # key_seq is never reused: deliver and delete every row of acct-1, then emit for it again.
-    db.execute("UPDATE exactly_once_outbox SET delivered_at = 1 WHERE key = 'acct-1'")
-    db.execute("DELETE FROM exactly_once_outbox WHERE key = 'acct-1'")
-    db.execute("SELECT outbox_emit('orders', 'acct-1', '{}')")
-    after = db.execute("SELECT key_seq FROM exactly_once_outbox WHERE key = 'acct-1'").fetchall()
+    db.execute("UPDATE exactly_once_outbox SET delivered_at = 1 WHERE topic = 'contract' AND key = 'acct-1'")
+    db.execute("DELETE FROM exactly_once_outbox WHERE topic = 'contract' AND key = 'acct-1'")
+    db.execute("SELECT outbox_emit('contract', 'acct-1', '{}')")
+    after = db.execute("SELECT key_seq FROM exactly_once_outbox WHERE topic = 'contract' AND key = 'acct-1'").fetchall()
     check("sqlite: key_seq continues after the key's rows were deleted", after == [(3,)], str(after))
     db.close()
 
@@ -221,7 +227,9 @@ def main():
     mapping, columns = read_contract()
     print(f"schema_contract: {len(columns)} columns from docs/DESIGN.md, engine {args[0]}")
     if args[0] == "sqlite":
-        check_sqlite(mapping, columns)
+        if len(args) not in (1, 3) or (len(args) == 3 and args[1] != "--from"):
+            raise SystemExit(__doc__)
+        check_sqlite(mapping, columns, args[2] if len(args) == 3 else None)
     else:
         if len(args) != 3 or args[1] != "--dir":
             raise SystemExit(__doc__)

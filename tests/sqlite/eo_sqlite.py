@@ -20,7 +20,8 @@ VECTORS = os.environ.get("EXACTLY_ONCE_VECTORS", "")
 VERSION = os.environ.get("EXACTLY_ONCE_VERSION", "")
 SQLITE3_CLI = os.environ.get("SQLITE3_CLI", "sqlite3")
 
-STATE_TABLES = ("exactly_once_claims", "exactly_once_outbox", "exactly_once_config")
+STATE_TABLES = ("exactly_once_claims", "exactly_once_outbox", "exactly_once_outbox_keys", "exactly_once_config",
+                "exactly_once_meta")
 
 
 def require_extension():

@@ -4,7 +4,7 @@ import sqlite3
 import time
 import unittest
 
-from eo_sqlite import DAY_MS, HOUR_MS, ClaimsDbTest, now_ms, one, row_counts
+from eo_sqlite import DAY_MS, HOUR_MS, STATE_TABLES, ClaimsDbTest, now_ms, one, row_counts
 
 
 class ClaimTest(ClaimsDbTest):
@@ -61,8 +61,7 @@ class ClaimTest(ClaimsDbTest):
                     self.db.execute(sql)
         with self.assertRaisesRegex(sqlite3.Error, "^outbox_emit: payload must be JSON text, not a REAL$"):
             self.db.execute("SELECT outbox_emit('t', 'k', 0.30000000000000004)")
-        self.assertEqual(row_counts(self.db), {"exactly_once_claims": None, "exactly_once_outbox": None,
-                                               "exactly_once_config": None})
+        self.assertEqual(row_counts(self.db), {t: None for t in STATE_TABLES})
         self.assertEqual(one(self.db, "SELECT claim_once('s', 1)"), 1)
         self.assertEqual(one(self.db, "SELECT claim_once('s', '1')"), 0)
         self.assertEqual(one(self.db, "SELECT claim_once('s', CAST(1.0 AS INTEGER))"), 0)

@@ -16,23 +16,26 @@ class OutboxTest(unittest.TestCase):
         after = now_ms()
         self.assertRegex(event_id, UUID7)
         row = self.db.execute(
-            "SELECT seq, id, topic, key, payload, headers, created_at, attempts, next_attempt_at, "
+            "SELECT seq, id, topic, key, key_seq, payload, headers, created_at, attempts, next_attempt_at, "
             "lease_owner, lease_until, delivered_at, last_error FROM exactly_once_outbox").fetchall()
         self.assertEqual(len(row), 1)
-        seq, rid, topic, key, payload, headers, created, attempts, next_at, owner, until, delivered, err = row[0]
+        seq, rid, topic, key, key_seq, payload, headers, created, attempts, next_at, owner, until, delivered, err = row[0]
         self.assertEqual((rid, topic, key, payload, headers), (event_id, "payment-events", "acct-7", '{"paid":100}', None))
         self.assertTrue(before <= created <= after)
-        self.assertEqual((attempts, next_at, owner, until, delivered, err), (0, 0, None, None, None, None))
-        self.assertEqual(seq, 1)
+        # next_attempt_at NULL: due now (docs/DESIGN.md §4 outbox contract).
+        self.assertEqual((attempts, next_at, owner, until, delivered, err), (0, None, None, None, None, None))
+        self.assertEqual((seq, key_seq), (1, 1))
 
     def test_headers_and_key_types(self):
         one(self.db, "SELECT outbox_emit('t', 'k', '[1,2]', json_object('content-type', 'application/json'))")
         one(self.db, "SELECT outbox_emit('t', x'00ff', '\"s\"', NULL)")
         one(self.db, "SELECT outbox_emit('t', 7, 'null')")
-        rows = self.db.execute("SELECT key, typeof(key), payload, headers FROM exactly_once_outbox ORDER BY seq").fetchall()
-        self.assertEqual(rows, [("k", "text", "[1,2]", '{"content-type":"application/json"}'),
-                                (b"\x00\xff", "blob", '"s"', None),
-                                ("7", "text", "null", None)])
+        # Keys are TEXT in the outbox contract: a blob key is stored as TEXT of the same bytes.
+        rows = self.db.execute("SELECT CAST(key AS BLOB), typeof(key), payload, headers FROM exactly_once_outbox "
+                               "ORDER BY seq").fetchall()
+        self.assertEqual(rows, [(b"k", "text", "[1,2]", '{"content-type":"application/json"}'),
+                                (b"\x00\xff", "text", '"s"', None),
+                                (b"7", "text", "null", None)])
 
     def test_json_at_the_limits_is_accepted(self):
         headers = '{"a":"' + "x" * (65536 - 8) + '"}'  # exactly 64 KiB

@@ -48,7 +48,9 @@ class TransactionTest(TempDirTest):
         self.assertEqual(one(db, "SELECT claim_once('p', 'k')"), 1)  # re-created transparently
         self.assertEqual(one(db, "SELECT claim_once('p', 'k')"), 0)
         self.assertRegex(one(db, "SELECT outbox_emit('t', 'k', '{}')"), UUID7)
-        self.assertEqual(row_counts(db), {"exactly_once_claims": 1, "exactly_once_outbox": 1, "exactly_once_config": 0})
+        self.assertEqual(row_counts(db), {"exactly_once_claims": 1, "exactly_once_outbox": 1,
+                                          "exactly_once_outbox_keys": 1, "exactly_once_config": 0,
+                                          "exactly_once_meta": 1})
 
     def test_dropped_state_tables_are_recreated(self):
         self.db.execute("DROP TABLE exactly_once_claims")
@@ -56,8 +58,9 @@ class TransactionTest(TempDirTest):
         self.assertEqual(one(self.db, "SELECT claim_once('setup', 'k')"), 1)
         self.assertRegex(one(self.db, "SELECT outbox_emit('t', 'k', '{}')"), UUID7)
         self.assertEqual(self.counts(), (1, 1))
-        # The same two cached statements (claim, emit) as before the DROP, re-prepared.
-        self.assertEqual(cached_statements(self.db), 2)
+        # The same cached statements as before the DROP, re-prepared: the claim, and the
+        # emit's four (its savepoint, release, key_seq upsert and INSERT).
+        self.assertEqual(cached_statements(self.db), 5)
 
     def test_savepoints(self):
         self.db.execute("BEGIN")
@@ -127,7 +130,10 @@ class SchemaCreationTest(unittest.TestCase):
                     db.execute("COMMIT")
                 self.assertEqual(one(db, "SELECT count(*) FROM sqlite_schema WHERE name LIKE 'exactly_once%'"), 0)
                 db.execute(sql)  # the next use creates all of it
-                self.assertEqual(one(db, "SELECT count(*) FROM sqlite_schema WHERE name LIKE 'exactly_once%'"), 5)
+                self.assertEqual([r[0] for r in db.execute(
+                    "SELECT name FROM sqlite_schema WHERE name LIKE 'exactly_once%' ORDER BY name")],
+                    ["exactly_once_claims", "exactly_once_claims_by_expiry", "exactly_once_config",
+                     "exactly_once_meta", "exactly_once_outbox", "exactly_once_outbox_keys", "exactly_once_outbox_pending"])
                 self.assertEqual(one(db, "SELECT is_claimed('p', 'k')"), 1)
 
 
@@ -203,7 +209,8 @@ class AutocommitTest(unittest.TestCase):
         self.assertEqual(one(self.db, "SELECT changes()"), 0)
         one(self.db, "SELECT outbox_emit('c', 'k', '{}')")
         self.assertEqual(one(self.db, "SELECT changes()"), 1)
-        self.assertEqual(one(self.db, "SELECT total_changes()"), total + 2)
+        # The emit wrote its key's key_seq counter and the event.
+        self.assertEqual(one(self.db, "SELECT total_changes()"), total + 3)
         # A writing statement reports its own count (its triggers' calls not included).
         self.db.execute("CREATE TRIGGER dst_once BEFORE INSERT ON dst WHEN NOT claim_once('dst', NEW.x) "
                         "BEGIN SELECT RAISE(IGNORE); END")

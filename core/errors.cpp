@@ -70,6 +70,9 @@ constexpr CatalogueEntry kCatalogue[] = {
     {F::trigger_column_missing, K::not_found, "trigger_column_missing",
      "column \"{1}\" does not exist in table \"{2}\""},
     {F::trigger_key_column_null, K::null_argument, "trigger_key_column_null", "key column \"{1}\" must not be NULL"},
+    {F::claim_contended, K::retry, "claim_contended",
+     "the claim kept changing concurrently (released, purged or re-inserted {1} times in a row); retry the "
+     "transaction"},
 };
 static_assert(kMaxTtl == std::chrono::days(36500), "ttl_too_long words kMaxTtl as 36500 days");
 static_assert(std::size(kCatalogue) == static_cast<std::size_t>(Failure::count_), "one entry per Failure");
@@ -98,6 +101,7 @@ const char* sqlstate_of(ErrorKind kind) noexcept {
         case K::bad_state:      return "55000";
         case K::trigger_misuse: return "39P01";
         case K::not_found:      return "42703";
+        case K::retry:          return "40001";
     }
     return "XX000";
 }

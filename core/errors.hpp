@@ -24,6 +24,7 @@ enum class ErrorKind {
     bad_state,        // 55000 object_not_in_prerequisite_state (a stored setting that is not valid)
     trigger_misuse,   // 39P01 trigger_protocol_violated
     not_found,        // 42703 undefined_column (a trigger's key column)
+    retry,            // 40001 serialization_failure (retry the transaction)
 };
 
 // Every entry of the catalogue. The wording is in kCatalogue (errors.cpp): {arg} is the
@@ -64,6 +65,7 @@ enum class Failure {
     trigger_wrong_arguments,   // expects the arguments ({1})               (PostgreSQL)
     trigger_column_missing,    // column "{1}" does not exist in table "{2}" (PostgreSQL)
     trigger_key_column_null,   // key column "{1}" must not be NULL         (PostgreSQL)
+    claim_contended,           // the claim kept changing concurrently ... {1} times ...  (PostgreSQL)
     count_
 };
 

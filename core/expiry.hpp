@@ -1,5 +1,7 @@
-// Expiry decisions. Times are Unix epoch milliseconds (int64). A claim is live while
-// now < expires_at; at expires_at it counts as absent at once, before any purge.
+// Time as both engines read it. Times are Unix epoch milliseconds (int64); a claim is live
+// while now < expires_at and counts as absent at expires_at, before any purge. That rule is one
+// predicate in each engine's statements (sqlite_ext/claims.cpp, pg_ext/claims.cpp), evaluated
+// under the engine's lock after any wait; the clock they compare against is this one.
 #pragma once
 
 #include <cstdint>
@@ -9,33 +11,23 @@
 namespace exactly_once {
 
 using UnixMillis = std::int64_t;
+using UnixMicros = std::int64_t;
 
-// Injectable clock so that tests can move time without sleeping.
+// The clock of both front ends (SQLite's exactly_once_now(), PostgreSQL's eo_now()), behind an
+// interface so that a front end can be handed another one.
 class Clock {
 public:
     virtual ~Clock() = default;
-    virtual UnixMillis now_ms() const = 0;
+    virtual UnixMicros now_us() const = 0;
+    UnixMillis now_ms() const {
+        const UnixMicros us = now_us();
+        return us / 1000 - (us % 1000 < 0 ? 1 : 0);  // floor: -1 us is the millisecond before 0
+    }
 };
 
 class SystemClock final : public Clock {
 public:
-    UnixMillis now_ms() const override;
+    UnixMicros now_us() const override;
 };
-
-class ManualClock final : public Clock {
-public:
-    explicit ManualClock(UnixMillis start) : now_(start) {}
-    UnixMillis now_ms() const override { return now_; }
-    void advance(Duration d) { now_ += d.count(); }
-    void set(UnixMillis t) { now_ = t; }
-
-private:
-    UnixMillis now_;
-};
-
-inline bool is_live(UnixMillis expires_at, UnixMillis now) noexcept { return now < expires_at; }
-
-// now + ttl; ttl is already bounded by kMaxTtl, so this cannot overflow for any sane clock.
-UnixMillis expiry_after(UnixMillis now, Duration ttl);
 
 }  // namespace exactly_once

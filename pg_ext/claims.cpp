@@ -18,15 +18,16 @@
 // INSERT ... ON CONFLICT DO UPDATE ... WHERE expired would lock the row even when WHERE is false.)
 // Under REPEATABLE READ/SERIALIZABLE, (a) or (c) racing a concurrent claim raises 40001.
 //
-// Clock: expiry uses the wall clock at the call (GetCurrentTimestamp(), i.e. clock_timestamp()),
+// Clock: expiry uses the wall clock at the call (eo_now(): core's clock, like clock_timestamp()),
 // not the transaction start (now()): a claim made late in a long transaction gets its full TTL,
 // a claim that expires while a transaction runs counts as absent at once, and the answer
 // agrees with the SQLite front end which also reads the clock at each call.
-#include "pg_ext/pg_common.hpp"
+#include "pg_ext/claims.hpp"
+
+#include "pg_ext/spi.hpp"
 
 extern "C" {
 #include "catalog/pg_type.h"
-#include "executor/spi.h"
 #include "utils/builtins.h"
 #include "utils/uuid.h"
 }
@@ -37,41 +38,38 @@ constexpr std::int64_t kMaxTtlMs = std::chrono::duration_cast<std::chrono::milli
 
 // Every name is schema-qualified and every operator is OPERATOR(pg_catalog.x), so the plans
 // cannot be redirected by the caller's search_path (the SQL functions pin it as well).
-const char* const kClaimInsertSql =
-    "INSERT INTO exactly_once.claims (k, expires_at) VALUES ($1, $2) ON CONFLICT (k) DO NOTHING";
-const char* const kClaimRenewSql =
-    "UPDATE exactly_once.claims SET expires_at = $2 "
-    "WHERE k OPERATOR(pg_catalog.=) $1 AND expires_at OPERATOR(pg_catalog.<=) $3";
-const char* const kClaimLiveSql =
-    "SELECT expires_at OPERATOR(pg_catalog.>) $2 FROM exactly_once.claims WHERE k OPERATOR(pg_catalog.=) $1";
+EoStatement claim_insert{"claim", "INSERT INTO exactly_once.claims (k, expires_at) VALUES ($1, $2) ON CONFLICT (k) DO NOTHING",
+                         2, {UUIDOID, TIMESTAMPTZOID}, SPI_OK_INSERT};
+EoStatement claim_renew{"claim renewal",
+                        "UPDATE exactly_once.claims SET expires_at = $2 "
+                        "WHERE k OPERATOR(pg_catalog.=) $1 AND expires_at OPERATOR(pg_catalog.<=) $3",
+                        3, {UUIDOID, TIMESTAMPTZOID, TIMESTAMPTZOID}, SPI_OK_UPDATE};
+EoStatement claim_live{"claim check",
+                       "SELECT expires_at OPERATOR(pg_catalog.>) $2 FROM exactly_once.claims WHERE k OPERATOR(pg_catalog.=) $1",
+                       2, {UUIDOID, TIMESTAMPTZOID}, SPI_OK_SELECT};
 // Re-stamps a row this transaction has just inserted or renewed (it holds the row lock).
-const char* const kClaimRestampSql =
-    "UPDATE exactly_once.claims SET expires_at = $2 WHERE k OPERATOR(pg_catalog.=) $1";
+EoStatement claim_restamp{"claim re-stamp", "UPDATE exactly_once.claims SET expires_at = $2 WHERE k OPERATOR(pg_catalog.=) $1",
+                          2, {UUIDOID, TIMESTAMPTZOID}, SPI_OK_UPDATE};
 constexpr int kMaxClaimAttempts = 5;
 // A statement that took longer than this waited for another transaction: the expiry it
 // wrote, computed before the wait, is re-stamped from the clock after it.
 constexpr TimestampTz kRestampAfterUs = 1000;
-const char* const kIsClaimedSql =
-    "SELECT 1 FROM exactly_once.claims "
-    "WHERE k OPERATOR(pg_catalog.=) $1 AND expires_at OPERATOR(pg_catalog.>) $2";
-const char* const kReleaseSql =
-    "DELETE FROM exactly_once.claims WHERE k OPERATOR(pg_catalog.=) $1 "
-    "RETURNING expires_at OPERATOR(pg_catalog.>) $2";
+EoStatement is_claimed_stmt{"is_claimed",
+                            "SELECT 1 FROM exactly_once.claims "
+                            "WHERE k OPERATOR(pg_catalog.=) $1 AND expires_at OPERATOR(pg_catalog.>) $2",
+                            2, {UUIDOID, TIMESTAMPTZOID}, SPI_OK_SELECT};
+EoStatement release_stmt{"release_claim",
+                         "DELETE FROM exactly_once.claims WHERE k OPERATOR(pg_catalog.=) $1 "
+                         "RETURNING expires_at OPERATOR(pg_catalog.>) $2",
+                         2, {UUIDOID, TIMESTAMPTZOID}, SPI_OK_DELETE_RETURNING};
 // One batch: lock at most $2 expired rows, skipping rows a concurrent claim holds, delete them.
-const char* const kPurgeSql =
-    "DELETE FROM exactly_once.claims AS c "
-    "WHERE c.k OPERATOR(pg_catalog.=) ANY (ARRAY("
-    "  SELECT d.k FROM exactly_once.claims AS d WHERE d.expires_at OPERATOR(pg_catalog.<=) $1 "
-    "  LIMIT $2 FOR UPDATE SKIP LOCKED)) "
-    "AND c.expires_at OPERATOR(pg_catalog.<=) $1";
-
-SPIPlanPtr claim_insert_plan = nullptr;
-SPIPlanPtr claim_renew_plan = nullptr;
-SPIPlanPtr claim_live_plan = nullptr;
-SPIPlanPtr claim_restamp_plan = nullptr;
-SPIPlanPtr is_claimed_plan = nullptr;
-SPIPlanPtr release_plan = nullptr;
-SPIPlanPtr purge_plan = nullptr;
+EoStatement purge_stmt{"purge",
+                       "DELETE FROM exactly_once.claims AS c "
+                       "WHERE c.k OPERATOR(pg_catalog.=) ANY (ARRAY("
+                       "  SELECT d.k FROM exactly_once.claims AS d WHERE d.expires_at OPERATOR(pg_catalog.<=) $1 "
+                       "  LIMIT $2 FOR UPDATE SKIP LOCKED)) "
+                       "AND c.expires_at OPERATOR(pg_catalog.<=) $1",
+                       2, {TIMESTAMPTZOID, INT8OID}, SPI_OK_DELETE};
 
 exactly_once::DedupKey key_from_args(const char* fn, FunctionCallInfo fcinfo) {
     EoText scope, key;
@@ -86,13 +84,10 @@ Datum claim_with_ttl_ms(const exactly_once::DedupKey* dk, std::int64_t ttl_ms) {
 // Sets the row's expiry to ttl after the current clock when `since` is more than
 // kRestampAfterUs ago, i.e. when the statement that wrote it had to wait.
 void restamp_if_waited(Datum key, const EoTtl* ttl, TimestampTz since) {
-    const TimestampTz after = GetCurrentTimestamp();
+    const TimestampTz after = eo_now();
     if (after - since <= kRestampAfterUs) return;
     Datum values[2] = {key, TimestampTzGetDatum(eo_expiry_after(after, ttl))};
-    Oid types[2] = {UUIDOID, TIMESTAMPTZOID};
-    const int rc = SPI_execute_plan(eo_saved_plan(&claim_restamp_plan, kClaimRestampSql, 2, types), values, nullptr, false, 0);
-    if (rc != SPI_OK_UPDATE || SPI_processed != 1)
-        elog(ERROR, "exactly_once: claim re-stamp failed: %s", SPI_result_code_string(rc));
+    if (eo_execute(&claim_restamp, values) != 1) elog(ERROR, "exactly_once: claim re-stamp found no row");
 }
 
 }  // namespace
@@ -109,75 +104,53 @@ TimestampTz eo_expiry_after(TimestampTz now, const EoTtl* ttl) {
 // stale clock (a wait longer than the TTL would otherwise let two callers both get true).
 bool eo_claim_exec(const exactly_once::DedupKey* k, const EoTtl* ttl) {
     Datum values[3];
-    Oid types[3] = {UUIDOID, TIMESTAMPTZOID, TIMESTAMPTZOID};
     values[0] = eo_uuid_datum(k->bytes);
-    Oid live_types[2] = {UUIDOID, TIMESTAMPTZOID};
     EoSavedUser caller;
-    eo_become_state_owner(&caller);
-    if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "exactly_once: SPI_connect failed");
+    eo_state_begin(&caller);
     for (int attempt = 0; attempt < kMaxClaimAttempts; ++attempt) {
         // (a) a new claim
-        TimestampTz now = GetCurrentTimestamp();
+        TimestampTz now = eo_now();
         values[1] = TimestampTzGetDatum(eo_expiry_after(now, ttl));
-        int rc = SPI_execute_plan(eo_saved_plan(&claim_insert_plan, kClaimInsertSql, 2, types), values, nullptr, false, 0);
-        if (rc != SPI_OK_INSERT) elog(ERROR, "exactly_once: claim failed: %s", SPI_result_code_string(rc));
-        if (SPI_processed > 0) {
+        if (eo_execute(&claim_insert, values) > 0) {
             restamp_if_waited(values[0], ttl, now);
-            SPI_finish();
-            eo_restore_user(&caller);
+            eo_state_end(&caller);
             return true;
         }
         // (b) the row that conflicted: live => false (the duplicate path: two statements, no
         // lock); gone (released or purged since) => again from (a)
-        now = GetCurrentTimestamp();
+        now = eo_now();
         Datum live_values[2] = {values[0], TimestampTzGetDatum(now)};
-        rc = SPI_execute_plan(eo_saved_plan(&claim_live_plan, kClaimLiveSql, 2, live_types), live_values, nullptr, false, 1);
-        if (rc != SPI_OK_SELECT) elog(ERROR, "exactly_once: claim check failed: %s", SPI_result_code_string(rc));
-        if (SPI_processed == 0) continue;
+        if (eo_execute(&claim_live, live_values, nullptr, 1) == 0) continue;
         bool isnull = true;
-        const Datum live = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+        const Datum live = eo_result(&isnull);
         if (!isnull && DatumGetBool(live)) {
-            SPI_finish();
-            eo_restore_user(&caller);
+            eo_state_end(&caller);
             return false;
         }
         // (c) expired: renew it under a row lock on that row only. A concurrent renewer makes
         // the UPDATE wait and re-check the new version (READ COMMITTED): 0 rows => again.
         values[1] = TimestampTzGetDatum(eo_expiry_after(now, ttl));
         values[2] = TimestampTzGetDatum(now);
-        rc = SPI_execute_plan(eo_saved_plan(&claim_renew_plan, kClaimRenewSql, 3, types), values, nullptr, false, 0);
-        if (rc != SPI_OK_UPDATE) elog(ERROR, "exactly_once: claim renewal failed: %s", SPI_result_code_string(rc));
-        if (SPI_processed > 0) {
+        if (eo_execute(&claim_renew, values) > 0) {
             restamp_if_waited(values[0], ttl, now);
-            SPI_finish();
-            eo_restore_user(&caller);
+            eo_state_end(&caller);
             return true;
         }
     }
-    ereport(ERROR, (errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
-                    errmsg("claim_once: the claim kept changing concurrently (released, purged or re-inserted "
-                           "%d times in a row); retry the transaction",
-                           kMaxClaimAttempts)));
-    pg_unreachable();
+    char attempts[16];
+    snprintf(attempts, sizeof attempts, "%d", kMaxClaimAttempts);
+    eo_fail("claim_once", exactly_once::Failure::claim_contended, nullptr, attempts);
 }
 
 std::int64_t eo_ttl_from_text_or_raise(const char* fn, const char* text, std::size_t len) {
-    EoError err;
     std::int64_t ms = 0;
-    if (!eo_guard(&err, [&] { ms = exactly_once::parse_duration(std::string_view(text, len), "ttl").count(); }))
-        eo_raise(fn, &err);
+    eo_run(fn, [&] { ms = exactly_once::parse_duration(std::string_view(text, len), "ttl").count(); });
     return ms;
 }
 
 std::uint64_t eo_purge_batch(int max_rows) {
-    Datum values[2];
-    Oid types[2] = {TIMESTAMPTZOID, INT8OID};
-    values[0] = TimestampTzGetDatum(GetCurrentTimestamp());
-    values[1] = Int64GetDatum(max_rows);
-    SPIPlanPtr plan = eo_saved_plan(&purge_plan, kPurgeSql, 2, types);
-    const int rc = SPI_execute_plan(plan, values, nullptr, false, 0);
-    if (rc != SPI_OK_DELETE) elog(ERROR, "exactly_once: purge failed: %s", SPI_result_code_string(rc));
-    return SPI_processed;
+    Datum values[2] = {TimestampTzGetDatum(eo_now()), Int64GetDatum(max_rows)};
+    return eo_execute(&purge_stmt, values);
 }
 
 extern "C" {
@@ -211,7 +184,7 @@ extern "C" Datum eo_claim_once_interval(PG_FUNCTION_ARGS) {
         case exactly_once::IntervalTtl::too_long: eo_fail("claim_once", exactly_once::Failure::ttl_too_long, "ttl");
         case exactly_once::IntervalTtl::check_calendar: break;
     }
-    const TimestampTz now = GetCurrentTimestamp();
+    const TimestampTz now = eo_now();
     const TimestampTz expires = DatumGetTimestampTz(
         DirectFunctionCall2(timestamptz_pl_interval, TimestampTzGetDatum(now), IntervalPGetDatum(ttl)));
     if (expires <= now) eo_fail("claim_once", exactly_once::Failure::ttl_not_positive, "ttl", "");
@@ -225,10 +198,8 @@ extern "C" Datum eo_claim_once_seconds(PG_FUNCTION_ARGS) {
     const exactly_once::DedupKey dk = key_from_args("claim_once", fcinfo);
     if (PG_ARGISNULL(2)) eo_fail("claim_once", exactly_once::Failure::argument_null, "ttl");
     const long long seconds = PG_GETARG_INT64(2);
-    EoError err;
     std::int64_t ms = 0;
-    if (!eo_guard(&err, [&] { ms = exactly_once::duration_from_seconds(seconds, "ttl").count(); }))
-        eo_raise("claim_once", &err);
+    eo_run("claim_once", [&] { ms = exactly_once::duration_from_seconds(seconds, "ttl").count(); });
     return claim_with_ttl_ms(&dk, ms);
 }
 
@@ -244,44 +215,27 @@ extern "C" Datum eo_claim_once_text(PG_FUNCTION_ARGS) {
 // is_claimed(scope, key): a live (unexpired) claim exists and is visible to this transaction.
 extern "C" Datum eo_is_claimed(PG_FUNCTION_ARGS) {
     const exactly_once::DedupKey dk = key_from_args("is_claimed", fcinfo);
-    Datum values[2];
-    Oid types[2] = {UUIDOID, TIMESTAMPTZOID};
-    values[0] = eo_uuid_datum(dk.bytes);
     EoSavedUser caller;
-    eo_become_state_owner(&caller);
-    values[1] = TimestampTzGetDatum(GetCurrentTimestamp());
-    if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "exactly_once: SPI_connect failed");
-    SPIPlanPtr plan = eo_saved_plan(&is_claimed_plan, kIsClaimedSql, 2, types);
-    const int rc = SPI_execute_plan(plan, values, nullptr, false, 1);
-    if (rc != SPI_OK_SELECT) elog(ERROR, "exactly_once: is_claimed failed: %s", SPI_result_code_string(rc));
-    const bool live = SPI_processed > 0;
-    SPI_finish();
-    eo_restore_user(&caller);
+    eo_state_begin(&caller);
+    Datum values[2] = {eo_uuid_datum(dk.bytes), TimestampTzGetDatum(eo_now())};
+    const bool live = eo_execute(&is_claimed_stmt, values, nullptr, 1) > 0;
+    eo_state_end(&caller);
     PG_RETURN_BOOL(live);
 }
 
 // release_claim(scope, key): deletes the claim; true when a live claim was released.
 extern "C" Datum eo_release_claim(PG_FUNCTION_ARGS) {
     const exactly_once::DedupKey dk = key_from_args("release_claim", fcinfo);
-    Datum values[2];
-    Oid types[2] = {UUIDOID, TIMESTAMPTZOID};
-    values[0] = eo_uuid_datum(dk.bytes);
     EoSavedUser caller;
-    eo_become_state_owner(&caller);
-    values[1] = TimestampTzGetDatum(GetCurrentTimestamp());
-    if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "exactly_once: SPI_connect failed");
-    SPIPlanPtr plan = eo_saved_plan(&release_plan, kReleaseSql, 2, types);
-    const int rc = SPI_execute_plan(plan, values, nullptr, false, 0);
-    if (rc != SPI_OK_DELETE_RETURNING)
-        elog(ERROR, "exactly_once: release_claim failed: %s", SPI_result_code_string(rc));
+    eo_state_begin(&caller);
+    Datum values[2] = {eo_uuid_datum(dk.bytes), TimestampTzGetDatum(eo_now())};
     bool live = false;
-    if (SPI_processed > 0) {
+    if (eo_execute(&release_stmt, values) > 0) {
         bool isnull = true;
-        const Datum d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+        const Datum d = eo_result(&isnull);
         live = !isnull && DatumGetBool(d);
     }
-    SPI_finish();
-    eo_restore_user(&caller);
+    eo_state_end(&caller);
     PG_RETURN_BOOL(live);
 }
 
@@ -292,17 +246,13 @@ extern "C" Datum eo_purge_expired(PG_FUNCTION_ARGS) {
     const bool is_null = PG_ARGISNULL(0);
     const int given = is_null ? 0 : PG_GETARG_INT32(0);
     int max_rows = 0;
-    EoError err;
-    if (!eo_guard(&err, [&] {
-            if (is_null) exactly_once::throw_null_argument(exactly_once::kPurgeBatchArgument);
-            max_rows = static_cast<int>(exactly_once::checked_purge_batch(given));
-        }))
-        eo_raise("purge_expired", &err);
+    eo_run("purge_expired", [&] {
+        if (is_null) exactly_once::throw_null_argument(exactly_once::kPurgeBatchArgument);
+        max_rows = static_cast<int>(exactly_once::checked_purge_batch(given));
+    });
     EoSavedUser caller;
-    eo_become_state_owner(&caller);
-    if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "exactly_once: SPI_connect failed");
+    eo_state_begin(&caller);
     const std::uint64_t n = eo_purge_batch(max_rows);
-    SPI_finish();
-    eo_restore_user(&caller);
+    eo_state_end(&caller);
     PG_RETURN_INT64(static_cast<int64>(n));
 }

@@ -21,12 +21,13 @@
 // wake-up for commit throughput, relays then poll.)
 // CDC: with exactly_once.logical_messages = on, the event is also written as a transactional
 // logical decoding message with prefix 'exactly_once' (what pg_logical_emit_message does).
-#include "pg_ext/pg_common.hpp"
+#include "pg_ext/outbox.hpp"
+
+#include "pg_ext/spi.hpp"
 
 extern "C" {
 #include "catalog/pg_type.h"
 #include "commands/async.h"
-#include "executor/spi.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
 #include "replication/message.h"
@@ -42,15 +43,15 @@ namespace {
 
 constexpr const char* kNotifyChannel = "exactly_once_outbox";
 constexpr const char* kMessagePrefix = "exactly_once";
-const char* const kKeySeqSql =
-    "INSERT INTO exactly_once.outbox_keys AS o (khash, last_key_seq) VALUES ($1, 1) "
-    "ON CONFLICT (khash) DO UPDATE SET last_key_seq = o.last_key_seq OPERATOR(pg_catalog.+) 1 "
-    "RETURNING last_key_seq";
-const char* const kInsertSql =
-    "INSERT INTO exactly_once.outbox (id, topic, key, key_seq, payload, headers, created_at) "
-    "VALUES ($1, $2, $3, $4, $5, $6, $7)";
-SPIPlanPtr key_seq_plan = nullptr;
-SPIPlanPtr insert_plan = nullptr;
+EoStatement next_key_seq{"outbox key sequence",
+                         "INSERT INTO exactly_once.outbox_keys AS o (khash, last_key_seq) VALUES ($1, 1) "
+                         "ON CONFLICT (khash) DO UPDATE SET last_key_seq = o.last_key_seq OPERATOR(pg_catalog.+) 1 "
+                         "RETURNING last_key_seq",
+                         1, {UUIDOID}, SPI_OK_INSERT_RETURNING};
+EoStatement insert_event{"outbox insert",
+                         "INSERT INTO exactly_once.outbox (id, topic, key, key_seq, payload, headers, created_at) "
+                         "VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                         7, {UUIDOID, TEXTOID, TEXTOID, INT8OID, JSONBOID, JSONBOID, TIMESTAMPTZOID}, SPI_OK_INSERT};
 
 // One generator per backend: ids strictly increase within the backend; getrandom() supplies
 // the random bits, so forked backends never share a sequence.
@@ -62,10 +63,7 @@ exactly_once::Uuid7Generator& generator() {
 // The headers rule of core (validate.hpp) on a jsonb the engine has parsed already: one object
 // of string values (jsonb has merged duplicate names). Same messages as the text validator.
 void check_headers(const char* fn, Jsonb* h) {
-    EoError err;
-    if (JB_ROOT_IS_SCALAR(h) || !JB_ROOT_IS_OBJECT(h)) {
-        if (!eo_guard(&err, [] { exactly_once::throw_headers_not_object(); })) eo_raise(fn, &err);
-    }
+    if (JB_ROOT_IS_SCALAR(h) || !JB_ROOT_IS_OBJECT(h)) eo_run(fn, [] { exactly_once::throw_headers_not_object(); });
     JsonbIterator* it = JsonbIteratorInit(&h->root);
     JsonbValue v;
     JsonbIteratorToken tok;
@@ -76,8 +74,7 @@ void check_headers(const char* fn, Jsonb* h) {
             name = v.val.string.val;
             name_len = static_cast<std::size_t>(v.val.string.len);
         } else if (tok == WJB_VALUE && v.type != jbvString) {
-            if (!eo_guard(&err, [&] { exactly_once::throw_header_not_string(std::string_view(name, name_len)); }))
-                eo_raise(fn, &err);
+            eo_run(fn, [&] { exactly_once::throw_header_not_string(std::string_view(name, name_len)); });
         }
     }
 }
@@ -95,10 +92,7 @@ void append_json_text(StringInfo buf, const char* key, const EoText* t, bool com
 // The core's size limit on a jsonb the engine built (the jsonb overloads, the trigger's row).
 void check_jsonb_size(const char* fn, const Jsonb* j, const char* argument, std::size_t max_bytes) {
     const std::size_t bytes = VARSIZE(j) - VARHDRSZ;
-    if (bytes <= max_bytes) return;
-    EoError err;
-    eo_guard(&err, [&] { exactly_once::throw_too_large(argument, bytes, max_bytes); });
-    eo_raise(fn, &err);
+    if (bytes > max_bytes) eo_run(fn, [&] { exactly_once::throw_too_large(argument, bytes, max_bytes); });
 }
 
 }  // namespace
@@ -117,30 +111,24 @@ Datum eo_emit(const char* fn, const exactly_once::DedupKey* lock_key, const EoTe
     }
 
     EoSavedUser caller;
-    eo_become_state_owner(&caller);
-    if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "exactly_once: SPI_connect failed");
+    eo_state_begin(&caller);
     // Same-key emitters wait here (row lock on the key's outbox_keys row) until the previous one
     // ends; the seq is drawn after, by the outbox insert.
     Datum key_values[1] = {eo_uuid_datum(lock_key->bytes)};
-    Oid key_types[1] = {UUIDOID};
-    int rc = SPI_execute_plan(eo_saved_plan(&key_seq_plan, kKeySeqSql, 1, key_types), key_values, nullptr, false, 0);
-    if (rc != SPI_OK_INSERT_RETURNING || SPI_processed != 1)
-        elog(ERROR, "exactly_once: outbox key sequence failed: %s", SPI_result_code_string(rc));
     bool isnull = true;
-    const int64 key_seq = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+    if (eo_execute(&next_key_seq, key_values) != 1) elog(ERROR, "exactly_once: outbox key sequence returned no row");
+    const int64 key_seq = DatumGetInt64(eo_result(&isnull));
     if (isnull) elog(ERROR, "exactly_once: outbox key sequence is NULL");
 
-    const TimestampTz now = GetCurrentTimestamp();
-    EoError err;
+    const TimestampTz now = eo_now();
     exactly_once::Uuid id{};
-    if (!eo_guard(&err, [&] { id = generator().next(eo_unix_ms(now)); })) eo_raise(fn, &err);
+    eo_run(fn, [&] { id = generator().next(eo_unix_ms(now)); });
     // SPI_palloc: in the caller's context, so the id outlives SPI_finish (it is the result).
     auto* idp = static_cast<pg_uuid_t*>(SPI_palloc(sizeof(pg_uuid_t)));
     std::memcpy(idp->data, id.data(), UUID_LEN);
 
     Datum values[7];
     char nulls[7] = {' ', ' ', ' ', ' ', ' ', ' ', ' '};
-    Oid types[7] = {UUIDOID, TEXTOID, TEXTOID, INT8OID, JSONBOID, JSONBOID, TIMESTAMPTZOID};
     values[0] = UUIDPGetDatum(idp);
     values[1] = PointerGetDatum(cstring_to_text_with_len(topic->data, static_cast<int>(topic->len)));
     values[2] = PointerGetDatum(cstring_to_text_with_len(key->data, static_cast<int>(key->len)));
@@ -150,10 +138,8 @@ Datum eo_emit(const char* fn, const exactly_once::DedupKey* lock_key, const EoTe
     if (!hj) nulls[5] = 'n';
     values[6] = TimestampTzGetDatum(now);
 
-    rc = SPI_execute_plan(eo_saved_plan(&insert_plan, kInsertSql, 7, types), values, nulls, false, 0);
-    if (rc != SPI_OK_INSERT) elog(ERROR, "exactly_once: outbox insert failed: %s", SPI_result_code_string(rc));
-    SPI_finish();
-    eo_restore_user(&caller);
+    (void)eo_execute(&insert_event, values, nulls);
+    eo_state_end(&caller);
 
     if (eo_notify) Async_Notify(kNotifyChannel, "");
 
@@ -204,9 +190,12 @@ Datum eo_jsonb_from_text_or_raise(const char* fn, const char* what, char* cstr) 
             PG_RE_THROW();
         }
         FlushErrorState();
-        // The catalogue's wording, the engine's own SQLSTATE and detail.
+        // The catalogue's wording with the engine's own SQLSTATE and detail: the core words
+        // it (eo_guard, as eo_run would), PostgreSQL's error supplies the rest.
         EoError err;
-        eo_guard(&err, [&] { exactly_once::fail(exactly_once::Failure::json_rejected_by_engine, what, {edata->message}); });
+        (void)eo_guard(&err, [&] {
+            exactly_once::fail(exactly_once::Failure::json_rejected_by_engine, what, {edata->message});
+        });
         ereport(ERROR, (errcode(edata->sqlerrcode), errmsg("%s: %s", fn, err.message),
                         edata->detail ? errdetail("%s", edata->detail) : 0));
     }
@@ -227,15 +216,13 @@ Datum json_text_arg(const char* fn, FunctionCallInfo fcinfo, int n, const char* 
     text* t = PG_GETARG_TEXT_PP(n);
     const char* data = VARDATA_ANY(t);
     const std::size_t len = VARSIZE_ANY_EXHDR(t);
-    EoError err;
     const bool headers = std::strcmp(argument, "headers") == 0;
-    if (!eo_guard(&err, [&] {
-            if (headers)
-                exactly_once::validate_json_headers(std::string_view(data, len), argument);
-            else
-                exactly_once::validate_json_payload(std::string_view(data, len), argument);
-        }))
-        eo_raise(fn, &err);
+    eo_run(fn, [&] {
+        if (headers)
+            exactly_once::validate_json_headers(std::string_view(data, len), argument);
+        else
+            exactly_once::validate_json_payload(std::string_view(data, len), argument);
+    });
     return eo_jsonb_from_text_or_raise(fn, argument, text_to_cstring(t));
 }
 }  // namespace

@@ -23,7 +23,9 @@
 // superuser running a non-superuser owner's trigger) under SECURITY_RESTRICTED_OPERATION with
 // search_path pinned, like autovacuum and maintenance commands run a table owner's code.
 // This file holds no C++ objects: everything here may longjmp.
-#include "pg_ext/pg_common.hpp"
+#include "pg_ext/claims.hpp"
+#include "pg_ext/settings.hpp"
+#include "pg_ext/spi.hpp"
 
 extern "C" {
 #include "access/genam.h"

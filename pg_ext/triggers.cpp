@@ -8,7 +8,9 @@
 //   CREATE TRIGGER t AFTER INSERT OR UPDATE ON orders FOR EACH ROW
 //     EXECUTE FUNCTION exactly_once_outbox_trigger('order-events', 'id');
 // emits row_to_json(NEW) to topic 'order-events' keyed by NEW.id.
-#include "pg_ext/pg_common.hpp"
+#include "pg_ext/claims.hpp"
+#include "pg_ext/outbox.hpp"
+#include "pg_ext/spi.hpp"
 
 extern "C" {
 #include "access/htup_details.h"

@@ -2,28 +2,33 @@
 
 #include <gtest/gtest.h>
 
-#include <limits>
-
 namespace eo = exactly_once;
-using namespace std::chrono_literals;
 
-TEST(Expiry, LiveUntilTheInstantOfExpiry) {
-    eo::ManualClock clock(1'700'000'000'000);
-    const auto expires = eo::expiry_after(clock.now_ms(), 48h);
-    EXPECT_TRUE(eo::is_live(expires, clock.now_ms()));
-    clock.advance(48h - 1ms);
-    EXPECT_TRUE(eo::is_live(expires, clock.now_ms()));
-    clock.advance(1ms);
-    EXPECT_FALSE(eo::is_live(expires, clock.now_ms())) << "expired claims count as absent at once";
+TEST(Clock, SystemClockIsUnixTime) {
+    const eo::SystemClock clock;
+    const auto us = clock.now_us();
+    EXPECT_GT(us, 1'700'000'000'000'000);  // after 2023
+    EXPECT_LT(us, 4'102'444'800'000'000);  // before 2100
+    const auto ms = clock.now_ms();
+    EXPECT_GE(ms, us / 1000);
+    EXPECT_LE(ms, us / 1000 + 1000);
 }
 
-TEST(Expiry, SaturatesInsteadOfOverflowing) {
-    EXPECT_EQ(eo::expiry_after(std::numeric_limits<eo::UnixMillis>::max() - 5, 1h),
-              std::numeric_limits<eo::UnixMillis>::max());
-}
+// A clock at a fixed instant, to check how microseconds become milliseconds.
+class FixedClock final : public eo::Clock {
+public:
+    explicit FixedClock(eo::UnixMicros us) : us_(us) {}
+    eo::UnixMicros now_us() const override { return us_; }
 
-TEST(Expiry, SystemClockIsUnixMillis) {
-    const auto now = eo::SystemClock().now_ms();
-    EXPECT_GT(now, 1'700'000'000'000);   // after 2023
-    EXPECT_LT(now, 4'102'444'800'000);   // before 2100
+private:
+    eo::UnixMicros us_;
+};
+
+TEST(Clock, MillisecondsAreTheFloorOfMicroseconds) {
+    EXPECT_EQ(FixedClock(1'700'000'000'123'999).now_ms(), 1'700'000'000'123);
+    EXPECT_EQ(FixedClock(0).now_ms(), 0);
+    EXPECT_EQ(FixedClock(999).now_ms(), 0);
+    EXPECT_EQ(FixedClock(-1).now_ms(), -1);  // before the epoch: the millisecond before
+    EXPECT_EQ(FixedClock(-1000).now_ms(), -1);
+    EXPECT_EQ(FixedClock(-1001).now_ms(), -2);
 }

@@ -204,12 +204,6 @@ Datum eo_jsonb_from_text_or_raise(const char* fn, const char* what, char* cstr) 
 }
 
 namespace {
-// Headers given and not NULL (NULL means none, as in SQLite: the column is nullable).
-bool headers_arg(FunctionCallInfo fcinfo, Datum* out) {
-    if (PG_NARGS() < 4 || PG_ARGISNULL(3)) return false;
-    *out = PG_GETARG_DATUM(3);
-    return true;
-}
 
 // A JSON text argument, validated by the core as SQLite validates it, then as jsonb.
 Datum json_text_arg(const char* fn, FunctionCallInfo fcinfo, int n, const char* argument) {
@@ -225,45 +219,34 @@ Datum json_text_arg(const char* fn, FunctionCallInfo fcinfo, int n, const char* 
     });
     return eo_jsonb_from_text_or_raise(fn, argument, text_to_cstring(t));
 }
-}  // namespace
 
-// outbox_emit(topic text, key text, payload jsonb [, headers jsonb]) -> uuid
-extern "C" Datum eo_outbox_emit_jsonb(PG_FUNCTION_ARGS) {
+// Every overload: outbox_emit(topic text, key text, payload jsonb|text [, headers jsonb|text]).
+// A text payload or headers is checked by the core on the text the caller sent, as in SQLite
+// (the 16 MiB limit, and a header named twice, which jsonb would merge silently); a jsonb one
+// on what the engine parsed. NULL headers mean none, as in SQLite (the column is nullable).
+Datum emit_call(FunctionCallInfo fcinfo, bool payload_is_text, bool headers_are_text) {
+    const char* fn = "outbox_emit";
     EoText topic, key;
     // Validate topic/key before payload so the first bad argument is the one reported.
     const exactly_once::DedupKey lock_key =
-        eo_key_or_raise("outbox_emit", eo_text_arg(fcinfo, 0, &topic), "topic", eo_text_arg(fcinfo, 1, &key), "key");
-    if (PG_ARGISNULL(2)) eo_fail("outbox_emit", exactly_once::Failure::argument_null, "payload");
-    Datum payload = PG_GETARG_DATUM(2);
+        eo_key_or_raise(fn, eo_text_arg(fcinfo, 0, &topic), "topic", eo_text_arg(fcinfo, 1, &key), "key");
+    if (PG_ARGISNULL(2)) eo_fail(fn, exactly_once::Failure::argument_null, "payload");
+    const Datum payload = payload_is_text ? json_text_arg(fn, fcinfo, 2, "payload") : PG_GETARG_DATUM(2);
+    const bool has_headers = PG_NARGS() > 3 && !PG_ARGISNULL(3);
     Datum headers = (Datum)0;
-    const bool has_headers = headers_arg(fcinfo, &headers);
-    return eo_emit("outbox_emit", &lock_key, &topic, &key, payload, EoJsonChecked::nothing, has_headers, headers);
+    if (has_headers) headers = headers_are_text ? json_text_arg(fn, fcinfo, 3, "headers") : PG_GETARG_DATUM(3);
+    const EoJsonChecked checked = !payload_is_text   ? EoJsonChecked::nothing
+                                  : headers_are_text ? EoJsonChecked::payload_and_headers
+                                                     : EoJsonChecked::payload;
+    return eo_emit(fn, &lock_key, &topic, &key, payload, checked, has_headers, headers);
 }
 
-// outbox_emit(topic text, key text, payload text [, headers jsonb]) -> uuid; payload must be JSON.
-// The 16 MiB limit applies to the text the caller sent (as in SQLite), not to its jsonb form.
-extern "C" Datum eo_outbox_emit_text(PG_FUNCTION_ARGS) {
-    EoText topic, key;
-    const exactly_once::DedupKey lock_key =
-        eo_key_or_raise("outbox_emit", eo_text_arg(fcinfo, 0, &topic), "topic", eo_text_arg(fcinfo, 1, &key), "key");
-    if (PG_ARGISNULL(2)) eo_fail("outbox_emit", exactly_once::Failure::argument_null, "payload");
-    Datum payload = json_text_arg("outbox_emit", fcinfo, 2, "payload");
-    Datum headers = (Datum)0;
-    const bool has_headers = headers_arg(fcinfo, &headers);
-    return eo_emit("outbox_emit", &lock_key, &topic, &key, payload, EoJsonChecked::payload, has_headers, headers);
-}
+}  // namespace
 
-// outbox_emit(topic text, key text, payload text, headers text) -> uuid (0.3.0): what an untyped
-// literal resolves to. The headers text is validated by the core as in SQLite, so a name given
-// twice is refused (jsonb would keep the last one silently).
-extern "C" Datum eo_outbox_emit_all_text(PG_FUNCTION_ARGS) {
-    EoText topic, key;
-    const exactly_once::DedupKey lock_key =
-        eo_key_or_raise("outbox_emit", eo_text_arg(fcinfo, 0, &topic), "topic", eo_text_arg(fcinfo, 1, &key), "key");
-    if (PG_ARGISNULL(2)) eo_fail("outbox_emit", exactly_once::Failure::argument_null, "payload");
-    Datum payload = json_text_arg("outbox_emit", fcinfo, 2, "payload");
-    const bool has_headers = !PG_ARGISNULL(3);
-    Datum headers = has_headers ? json_text_arg("outbox_emit", fcinfo, 3, "headers") : (Datum)0;
-    return eo_emit("outbox_emit", &lock_key, &topic, &key, payload, EoJsonChecked::payload_and_headers, has_headers,
-                   headers);
-}
+// The symbols the install scripts name (kept: a database still on an older script calls them).
+// (topic, key, payload jsonb [, headers jsonb])
+extern "C" Datum eo_outbox_emit_jsonb(PG_FUNCTION_ARGS) { return emit_call(fcinfo, false, false); }
+// (topic, key, payload text [, headers jsonb])
+extern "C" Datum eo_outbox_emit_text(PG_FUNCTION_ARGS) { return emit_call(fcinfo, true, false); }
+// (topic, key, payload text, headers text), 0.3.0: what untyped literals resolve to
+extern "C" Datum eo_outbox_emit_all_text(PG_FUNCTION_ARGS) { return emit_call(fcinfo, true, true); }

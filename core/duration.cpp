@@ -3,6 +3,7 @@
 #include <charconv>
 #include <cmath>
 #include <limits>
+#include <stdexcept>
 #include <system_error>
 #include <string>
 
@@ -27,8 +28,10 @@ double decimal_value(std::string_view number, std::string_view argument) {
         if (integer_part.find_first_not_of('0') != std::string_view::npos) fail_too_long(argument);
         return std::numeric_limits<double>::denorm_min();
     }
+    // parse_duration scans digits with at most one '.', all of which from_chars reads: a
+    // failure here is a bug in that scan, not bad input.
     if (ec != std::errc() || end != number.data() + number.size())
-        fail(Failure::ttl_not_a_number, argument, {excerpt(number)});
+        throw std::logic_error("core/duration.cpp: decimal_value was given a text that is not a decimal number");
     return value;
 }
 

@@ -21,7 +21,6 @@ constexpr CatalogueEntry kCatalogue[] = {
     {F::ttl_not_positive, K::invalid_value, "ttl_not_positive", "{arg} must be positive{1}"},
     {F::ttl_not_finite, K::invalid_value, "ttl_not_finite", "{arg} must be a finite number of seconds"},
     {F::ttl_too_long, K::invalid_value, "ttl_too_long", "{arg} is too long (the maximum is 36500 days)"},
-    {F::ttl_not_a_number, K::invalid_text, "ttl_not_a_number", "{arg} is not a number (got \"{1}\")"},
     {F::ttl_not_a_duration, K::invalid_text, "ttl_not_a_duration",
      "{arg} is not a duration: expected seconds or a number with a unit (ms, s, m, h, d) such as 90s, 48h or "
      "1h30m (got \"{1}\")"},

@@ -38,7 +38,6 @@ enum class Failure {
     ttl_not_positive,          // {arg} must be positive{1}
     ttl_not_finite,            // {arg} must be a finite number of seconds
     ttl_too_long,              // {arg} is too long (the maximum is 36500 days)
-    ttl_not_a_number,          // {arg} is not a number (got "{1}")
     ttl_not_a_duration,        // {arg} is not a duration: ... (got "{1}")
     ttl_number_without_unit,   // {arg} has a number without a unit (got "{1}")
     ttl_unknown_unit,          // {arg} has an unknown unit "{1}" ... (got "{2}")

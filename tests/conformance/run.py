@@ -161,6 +161,10 @@ class PostgresEngine:
     # Steps are collected and run in one session (run_all), since a transaction may span steps.
     def run_all(self, steps):
         script = [r"\set ON_ERROR_STOP 1", r"\pset format unaligned", r"\pset tuples_only on",
+                  # The module's settings exist from the start, so that the state read around the
+                  # first error step does not see exactly_once.default_ttl appear (printed before
+                  # the first @@ marker, so ignored).
+                  "SELECT exactly_once_version();",
                   """CREATE FUNCTION pg_temp.eo_step(stmt text) RETURNS text LANGUAGE plpgsql AS $f$
                      DECLARE v text;
                      BEGIN

@@ -102,3 +102,18 @@ DROP TABLE requests;
 SELECT claim_once('ünïcødé', 'ключ-🔑'), claim_once('ünïcødé', 'ключ-🔑');
 SELECT claim_once('big', repeat('x', 65536)), claim_once('big', repeat('x', 65536));
 DELETE FROM exactly_once.claims;
+
+-- A claim whose expired row keeps changing under it gives up after 5 rounds with 40001
+-- (claim_contended: retry the transaction). A BEFORE UPDATE trigger that skips every renewal
+-- stands in for a concurrent renewer winning each round.
+CREATE FUNCTION eo_test_skip_update() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NULL; END $$;
+SELECT claim_once('contended', 'k', interval '1 millisecond');
+SELECT pg_sleep(0.01);
+CREATE TRIGGER eo_test_skip BEFORE UPDATE ON exactly_once.claims
+    FOR EACH ROW EXECUTE FUNCTION eo_test_skip_update();
+\set SHOW_CONTEXT never
+SELECT claim_once('contended', 'k');
+\echo :LAST_ERROR_SQLSTATE
+DROP TRIGGER eo_test_skip ON exactly_once.claims;
+DROP FUNCTION eo_test_skip_update();
+SELECT claim_once('contended', 'k') AS renewed_once_nothing_interferes;

@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "core/dedup_key.hpp"
 #include "core/errors.hpp"
 #include "core/expiry.hpp"
 #include "core/version.hpp"
@@ -66,6 +67,19 @@ constexpr const char* kCreateSchema = sql<
     ") WITHOUT ROWID;">;
 static_assert(kMaxTtl.count() == 3153600000000, "the CHECK above spells out kMaxTtl");
 
+// {outbox_keys} never behind the events: after an upgrade, and after someone dropped it (it is
+// then created empty, and would hand out numbers its key already used). Runs only when a table
+// was missing, so its scan of the outbox is rare. The key hash is the core's, computed here, not
+// through the dedup_key() SQL function, which a connection could have replaced.
+constexpr StatementSpec kLastKeySeqs{
+    "last_key_seqs", sql<"SELECT topic, key, max(key_seq) FROM main.{outbox} GROUP BY topic, key">, StatementSpec::rare};
+// ?1 dedup_key(topic, key), ?2 the largest key_seq among its events
+constexpr StatementSpec kRaiseKeySeq{
+    "raise_key_seq",
+    sql<"INSERT INTO main.{outbox_keys}(khash, last_key_seq) VALUES(?1, ?2)"
+        " ON CONFLICT(khash) DO UPDATE SET last_key_seq = max(last_key_seq, excluded.last_key_seq)">,
+    StatementSpec::rare};
+
 constexpr StatementSpec kReadVersion{
     "read_schema_version", sql<"SELECT value FROM main.{meta} WHERE name = 'schema_version'">, StatementSpec::rare};
 // ?1 this release
@@ -98,7 +112,8 @@ constexpr StatementSpec kUserObjectsOnOutbox{
 // blob key kept as a blob, the pending index on (topic, key, seq)) rebuilt as the contract's:
 // SQLite cannot reorder or retype columns in place. The events keep their id and seq; per
 // (topic, key), as text, key_seq numbers them in seq order, and {outbox_keys} continues from
-// there; AUTOINCREMENT's high-water mark moves with the table, so no seq is used twice.
+// there (kSeedKeySeqs); AUTOINCREMENT's high-water mark moves with the table, so no seq is used
+// twice.
 constexpr const char* kUpgradeOutboxFrom_0_2_0 = sql<
     "CREATE TABLE main.{outbox}_upgrade(" EO_OUTBOX_COLUMNS ");"
     "INSERT INTO main.{outbox}_upgrade(id, seq, topic, key, key_seq, payload, headers, created_at, attempts,"
@@ -108,9 +123,6 @@ constexpr const char* kUpgradeOutboxFrom_0_2_0 = sql<
     "    payload, headers, created_at, attempts, nullif(next_attempt_at, 0), lease_owner, lease_until,"
     "    delivered_at, last_error"
     "  FROM main.{outbox};"
-    "CREATE TABLE IF NOT EXISTS main.{outbox_keys}(khash BLOB PRIMARY KEY, last_key_seq INTEGER NOT NULL) WITHOUT ROWID;"
-    "INSERT INTO main.{outbox_keys}(khash, last_key_seq)"
-    "  SELECT dedup_key(topic, key), max(key_seq) FROM main.{outbox}_upgrade GROUP BY topic, key;"
     "DELETE FROM main.sqlite_sequence WHERE name = '{outbox}_upgrade';"
     "UPDATE main.sqlite_sequence SET name = '{outbox}_upgrade' WHERE name = '{outbox}';"
     "DROP TABLE main.{outbox};"
@@ -165,6 +177,22 @@ void upgrade_outbox_from_0_2_0(Connection& conn) {
     for (const std::string& object : user_objects) conn.exec(object.c_str());
 }
 
+void seed_key_seqs(Connection& conn) {
+    Statement events = conn.statement(kLastKeySeqs);
+    Statement raise = conn.statement(kRaiseKeySeq);
+    while (events.step()) {
+        const auto column = [&](int i) {
+            return std::string_view(reinterpret_cast<const char*>(sqlite3_column_blob(events.get(), i)),
+                                    static_cast<std::size_t>(sqlite3_column_bytes(events.get(), i)));
+        };
+        const DedupKey stream = compute_dedup_key(column(0), column(1));
+        raise.bind_blob(1, stream.bytes.data(), static_cast<int>(stream.bytes.size()));
+        raise.bind_int64(2, sqlite3_column_int64(events.get(), 2));
+        raise.run();
+        sqlite3_reset(raise.get());
+    }
+}
+
 // True while a statement that writes is running on this connection (our caller, when we
 // are called from a trigger or an INSERT ... SELECT).
 bool writing_statement_running(sqlite3* db) {
@@ -189,6 +217,7 @@ void bring_up_to_date(Connection& conn) {
         }
     }
     conn.exec(kCreateSchema);
+    seed_key_seqs(conn);
     Statement st = conn.statement(kWriteVersion);
     st.bind_text(1, kVersion, -1);
     st.run();

@@ -176,6 +176,17 @@ class SchemaVersion(TempDirTest):
                              f"\"{bad}\" is not a release number (exactly_once_meta was edited?)")
         db.close()
 
+    def test_a_dropped_key_counter_is_rebuilt_from_the_events(self):
+        db = connect(os.path.join(self.dir, "dropped.db"))
+        for _ in range(3):
+            one(db, "SELECT outbox_emit('t', 'k', '{}')")
+        db.execute("DROP TABLE exactly_once_outbox_keys")
+        one(db, "SELECT outbox_emit('t', 'k', '{}')")
+        one(db, "SELECT outbox_emit('t', 'other', '{}')")
+        self.assertEqual(db.execute("SELECT key, key_seq FROM exactly_once_outbox ORDER BY seq").fetchall(),
+                         [("k", 1), ("k", 2), ("k", 3), ("k", 4), ("other", 1)])
+        db.close()
+
     def test_upgrade_takes_no_arguments(self):
         db = connect()
         with self.assertRaises(sqlite3.OperationalError) as e:

@@ -112,7 +112,7 @@ constexpr StatementSpec kUserObjectsOnOutbox{
 // blob key kept as a blob, the pending index on (topic, key, seq)) rebuilt as the contract's:
 // SQLite cannot reorder or retype columns in place. The events keep their id and seq; per
 // (topic, key), as text, key_seq numbers them in seq order, and {outbox_keys} continues from
-// there (kSeedKeySeqs); AUTOINCREMENT's high-water mark moves with the table, so no seq is used
+// there (seed_key_seqs); AUTOINCREMENT's high-water mark moves with the table, so no seq is used
 // twice.
 constexpr const char* kUpgradeOutboxFrom_0_2_0 = sql<
     "CREATE TABLE main.{outbox}_upgrade(" EO_OUTBOX_COLUMNS ");"

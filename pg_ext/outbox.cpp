@@ -88,7 +88,6 @@ void append_json_text(StringInfo buf, const char* key, const EoText* t, bool com
     pfree(s);
 }
 
-
 // The core's size limit on a jsonb the engine built (the jsonb overloads, the trigger's row).
 void check_jsonb_size(const char* fn, const Jsonb* j, const char* argument, std::size_t max_bytes) {
     const std::size_t bytes = VARSIZE(j) - VARHDRSZ;

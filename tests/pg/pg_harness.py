@@ -627,9 +627,11 @@ def cmd_bgworker(a):
         log_before = len(log_text(a.dir))
         for k, v in defaults.items():
             psql(a.dir, f"ALTER DATABASE eo_bg SET {k} = {v}")
-        seen = psql(a.dir, "SHOW default_transaction_read_only", db="eo_bg").stdout.strip()
-        # this test's own sessions override the defaults, as the worker does
+        # this test's own sessions override the timeouts, as the worker does; even a SHOW could be
+        # cancelled by a 1 ms statement_timeout on a loaded machine (CI saw it once). The
+        # read-only default, which is what this looks at, stays in force.
         own = "-c statement_timeout=0 -c lock_timeout=0 -c idle_in_transaction_session_timeout=0"
+        seen = psql(a.dir, "SHOW default_transaction_read_only", db="eo_bg", options=own).stdout.strip()
         ok = wait_for(lambda: psql(a.dir, "SELECT count(*) FROM exactly_once.claims", db="eo_bg",
                                    options=own).stdout.strip() == "1")
         who = psql(a.dir, "SELECT string_agg(DISTINCT who || ':' || superuser, ',') || '|' || count(*) "

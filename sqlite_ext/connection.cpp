@@ -239,13 +239,9 @@ Statement Connection::statement(const StatementSpec& spec) {
 }
 
 void Connection::exec(const char* sql) {
-    char* err = nullptr;
-    const int rc = sqlite3_exec(db_, sql, nullptr, nullptr, &err);
-    if (rc == SQLITE_OK) return;
-    std::string message = err != nullptr ? err : sqlite3_errstr(rc);
-    sqlite3_free(err);
-    const int extended = sqlite3_extended_errcode(db_);
-    throw SqliteError((extended & 0xff) == (rc & 0xff) ? extended : rc, message);
+    // sqlite3_exec leaves its error on the connection, where throw_last_error reads it.
+    const int rc = sqlite3_exec(db_, sql, nullptr, nullptr, nullptr);
+    if (rc != SQLITE_OK) throw_last_error(rc);
 }
 
 // ---- Savepoint -------------------------------------------------------------------------

@@ -119,8 +119,8 @@ public:
     // (re-entrant call). Throws MissingTable when a state table does not exist.
     Statement statement(const StatementSpec& spec);
 
-    // Runs SQL text (one or more statements, prepared for this run only); throws
-    // SqliteError on failure.
+    // Runs SQL text (one or more statements, prepared for this run only); throws as
+    // throw_last_error does.
     void exec(const char* sql);
 
     // Throws SqliteError (or MissingTable, or NestedTooDeep) for the connection's current error.
@@ -234,7 +234,6 @@ public:
     ~Savepoint();
 
     void release();
-    bool opened() const noexcept { return open_; }  // false: the enclosing statement is the unit
 
 private:
     void roll_back() noexcept;

@@ -93,9 +93,7 @@ constexpr StatementSpec kHasOwnTables{
     sql<"SELECT count(*) FROM main.sqlite_master WHERE type = 'table' AND name IN ('{claims}', '{outbox}', '{config}')">,
     StatementSpec::rare};
 constexpr StatementSpec kOutboxHasKeySeq{
-    "outbox_has_key_seq",
-    sql<"SELECT count(*) FROM main.sqlite_master WHERE type = 'table' AND name = '{outbox}'"
-        " AND EXISTS (SELECT 1 FROM pragma_table_info('{outbox}', 'main') WHERE name = 'key_seq')">,
+    "outbox_has_key_seq", sql<"SELECT count(*) FROM pragma_table_info('{outbox}', 'main') WHERE name = 'key_seq'">,
     StatementSpec::rare};
 constexpr StatementSpec kOutboxExists{
     "outbox_exists", sql<"SELECT count(*) FROM main.sqlite_master WHERE type = 'table' AND name = '{outbox}'">,

@@ -38,22 +38,16 @@ Oid state_owner() {
 
 }  // namespace
 
-void eo_become_state_owner(EoSavedUser* saved) {
-    const Oid owner = state_owner();
-    GetUserIdAndSecContext(&saved->userid, &saved->sec_context);
-    SetUserIdAndSecContext(owner, saved->sec_context | SECURITY_LOCAL_USERID_CHANGE);
-}
-
-void eo_restore_user(const EoSavedUser* saved) { SetUserIdAndSecContext(saved->userid, saved->sec_context); }
-
 void eo_state_begin(EoSavedUser* caller) {
-    eo_become_state_owner(caller);
+    const Oid owner = state_owner();
+    GetUserIdAndSecContext(&caller->userid, &caller->sec_context);
+    SetUserIdAndSecContext(owner, caller->sec_context | SECURITY_LOCAL_USERID_CHANGE);
     if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "exactly_once: SPI_connect failed");
 }
 
 void eo_state_end(const EoSavedUser* caller) {
     SPI_finish();
-    eo_restore_user(caller);
+    SetUserIdAndSecContext(caller->userid, caller->sec_context);
 }
 
 std::uint64_t eo_execute(EoStatement* st, Datum* values, const char* nulls, long max_rows) {

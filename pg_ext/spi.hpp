@@ -32,9 +32,6 @@ struct EoSavedUser {
 // A call's work on the state: become the state owner and connect SPI; then end it.
 void eo_state_begin(EoSavedUser* caller);
 void eo_state_end(const EoSavedUser* caller);
-// The owner switch alone (the purge worker adds its own restrictions around SPI).
-void eo_become_state_owner(EoSavedUser* saved);
-void eo_restore_user(const EoSavedUser* saved);
 
 // Runs st (inside eo_state_begin/end) and checks its result code; returns SPI_processed.
 // nulls as SPI_execute_plan takes them (nullptr: none); max_rows 0 = all.

@@ -18,8 +18,7 @@ Fails, listing what is missing, unless
     message, and the message or a distinctive fragment of it, which the file must contain literally
     and which must fit the entry's wording. An allowlisted entry that a scenario covers fails, so
     that the list only ever shrinks.
-UNREACHABLE names the entries no input can raise (dead code, so no test can assert them); each
-must still be in the catalogue, and one that a scenario reaches fails too.
+An entry that no input can raise has no place in the catalogue: remove it from core/errors.cpp.
 """
 import argparse
 import os
@@ -55,10 +54,6 @@ ALLOWLIST = {
     "json_rejected_by_engine": ("tests/pg/regress/expected/eo_outbox.out",
                                 "outbox_emit: payload is not valid jsonb: unsupported Unicode escape sequence"),
 }
-
-# Entries that no input reaches: name -> why. Listed so that the check passes while the entry
-# exists; delete the entry from the catalogue (or make it reachable and give it a scenario).
-UNREACHABLE = {}
 
 PLACEHOLDER = re.compile(r"\{(?:arg|\d)\}")
 MIN_FRAGMENT = 20  # an allowlist fragment inside one literal stretch of a wording is at least this long
@@ -279,16 +274,8 @@ def main():
             problems.append(f"ALLOWLIST entry {name}: {text!r} does not fit its wording {e.wording!r}")
             continue
         allowed.append(name)
-    for name in sorted(UNREACHABLE):
-        if name not in by_name:
-            problems.append(f"UNREACHABLE names {name!r}, which is not in kCatalogue: remove it")
-        elif name in by_scenario:
-            problems.append(f"UNREACHABLE entry {name} is covered by {by_scenario[name][0].where()}: remove it")
-        elif name in ALLOWLIST:
-            problems.append(f"{name} is in both ALLOWLIST and UNREACHABLE")
-
     for e in entries:
-        if e.name not in by_scenario and e.name not in ALLOWLIST and e.name not in UNREACHABLE:
+        if e.name not in by_scenario and e.name not in ALLOWLIST:
             problems.append(f"catalogue entry {e.name} ({e.sqlstate}, {e.wording!r}) is the expected error of no "
                             f"scenario step: add one, `=> error {e.sqlstate} <function>: <message>`")
 
@@ -296,7 +283,7 @@ def main():
     print(f"coverage: functions: {covered_fns}/{total_fns} called by scenarios "
           f"(SQLite {len(lite)}, PostgreSQL {len(pg)} in {sql_rel}, {len(lite & pg)} on both)")
     print(f"coverage: catalogue: {len(entries)} entries: {len(by_scenario)} by scenarios, {len(allowed)} by ALLOWLIST "
-          f"({', '.join(allowed)}), {len(UNREACHABLE)} unreachable ({', '.join(sorted(UNREACHABLE))})")
+          f"({', '.join(allowed)})")
     print(f"coverage: {len(steps)} steps in {len(files)} scenario files")
     for u in unmatched:
         print(f"coverage: note: an expected error from outside the catalogue: {u}")
